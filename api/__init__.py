@@ -1,0 +1,1 @@
+"""The HTTP edge: app factory, blueprints, auth, problem+json errors, CLI."""

@@ -1,0 +1,1 @@
+"""The ledger: tamper-evident logs, keys, tenants and the services over them."""

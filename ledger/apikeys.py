@@ -1,0 +1,126 @@
+"""API keys: prefixed so that a leaked key is recognisable, stored only as a hash.
+
+A key reads `cust_<id>_<secret>`; the database keeps `key_<id>`, the role and
+SHA-256 of the whole key. Keys belong to one tenant and carry one role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.appender import Appender, LogWriter
+from ledger.errors import Conflict, InvalidRequest, NotFound
+from ledger.ids import random_token
+from ledger.models import ApiKey, Log, Tenant
+
+ROLES = ("platform", "auditor", "admin")
+TOKEN_PREFIX = "cust_"
+_TOKEN = re.compile(r"^cust_([a-z2-7]{16})_([a-z2-7]{32})$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant_id: str
+    role: str
+    key_id: str
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key_id: str
+    tenant_id: str
+    role: str
+    token: str
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def check_role(role: str) -> None:
+    if role not in ROLES:
+        raise InvalidRequest(f"role must be one of: {', '.join(ROLES)}", "role")
+
+
+def issue_key(writer: LogWriter, tenant_id: str, log_id: str, role: str) -> IssuedKey:
+    """Inside a unit of work: store a new key and record it on the tenant's log."""
+    check_role(role)
+    suffix = random_token()
+    token = f"{TOKEN_PREFIX}{suffix}_{random_token(20)}"
+    key_id = f"key_{suffix}"
+    writer.session.add(
+        ApiKey(
+            id=key_id,
+            tenant_id=tenant_id,
+            role=role,
+            secret_hash=_digest(token),
+            created_at=writer.now(),
+            revoked_at=None,
+        )
+    )
+    writer.append(log_id, "apikey.created", {"key": key_id, "role": role})
+    return IssuedKey(key_id, tenant_id, role, token)
+
+
+class ApiKeyService:
+    def __init__(self, appender: Appender) -> None:
+        self.appender = appender
+        self.db = appender.db
+
+    def create(self, tenant_id: str, role: str) -> IssuedKey:
+        check_role(role)
+        log_id = self._log_of(tenant_id)
+        return self.appender.run([log_id], lambda w: issue_key(w, tenant_id, log_id, role))
+
+    def revoke(self, key_id: str) -> None:
+        with self.db.session() as session:
+            key = session.get(ApiKey, key_id)
+            if key is None:
+                raise NotFound("api key", key_id)
+            log_id = self._log_of(key.tenant_id)
+
+        def work(writer: LogWriter) -> None:
+            key = writer.session.get(ApiKey, key_id, with_for_update=True)
+            assert key is not None
+            if key.revoked_at is not None:
+                raise Conflict(f"key {key_id} is already revoked")
+            key.revoked_at = writer.now()
+            writer.append(log_id, "apikey.revoked", {"key": key_id})
+
+        self.appender.run([log_id], work)
+
+    def list(self, tenant_id: str) -> list[ApiKey]:
+        with self.db.session() as session:
+            if session.get(Tenant, tenant_id) is None:
+                raise NotFound("tenant", tenant_id)
+            return list(
+                session.scalars(
+                    select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at)
+                )
+            )
+
+    def _log_of(self, tenant_id: str) -> str:
+        with self.db.session() as session:
+            log_id = session.scalar(select(Log.id).where(Log.tenant_id == tenant_id))
+        if log_id is None:
+            raise NotFound("tenant", tenant_id)
+        return log_id
+
+
+def authenticate(session: Session, token: str) -> Principal | None:
+    """The principal of a valid, unrevoked key, or None; constant-time on the secret."""
+    match = _TOKEN.match(token)
+    if match is None:
+        return None
+    key = session.get(ApiKey, f"key_{match.group(1)}")
+    if key is None or key.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(key.secret_hash, _digest(token)):
+        return None
+    return Principal(key.tenant_id, key.role, key.id)

@@ -1,0 +1,281 @@
+"""Appending to logs: serialized per log by the database, batched by group commit.
+
+Every change that goes on a log is a unit of work `work(writer) -> result`, run by
+`Appender.run`. Callers that arrive while a batch is being committed queue up; the next
+caller to find no batch in progress becomes the leader and commits everything queued in one
+transaction: it locks the log heads (BEGIN IMMEDIATE on SQLite, SELECT ... FOR UPDATE on
+PostgreSQL), runs each unit inside a savepoint (a unit that fails is rolled back alone and
+its error goes to its caller), writes entries, new tree nodes and heads, signs a checkpoint
+when one is due, and commits. `run` returns only after that commit: an acknowledged append
+is durable.
+
+The transaction belongs to the appender, not to the caller: projections a unit writes
+through `writer.session` commit or roll back with its entries.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from ledger.clock import Clock
+from ledger.db import Database
+from ledger.entries import build_entry
+from ledger.errors import NotFound
+from ledger.merkle import EMPTY_ROOT, Frontier, leaf_hash
+from ledger.models import Checkpoint, Log, LogEntry, LogNode
+from ledger.note import Checkpoint as CheckpointBody
+from ledger.note import NoteSigner, sign_note
+
+T = TypeVar("T")
+
+CHECKPOINT_INTERVAL = timedelta(seconds=1)
+MAX_BATCH = 512
+
+
+@dataclass(frozen=True)
+class Appended:
+    log_id: str
+    index: int
+    leaf_hash: bytes
+    body: bytes
+
+
+class _LogState:
+    def __init__(self, head: Log, frontier: Frontier) -> None:
+        self.head = head
+        self.frontier = frontier
+        self.prev = head.last_leaf
+        self.entries: list[dict[str, Any]] = []
+        self.nodes: list[dict[str, Any]] = []
+
+    def mark(self) -> tuple[Frontier, bytes | None, int, int]:
+        return self.frontier.copy(), self.prev, len(self.entries), len(self.nodes)
+
+    def reset(self, mark: tuple[Frontier, bytes | None, int, int]) -> None:
+        self.frontier, self.prev, n_entries, n_nodes = mark
+        del self.entries[n_entries:]
+        del self.nodes[n_nodes:]
+
+
+class LogWriter:
+    """What a unit of work sees: the batch's session, and append access to its logs."""
+
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self.session = session
+        self.clock = clock
+        self._states: dict[str, _LogState] = {}
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def create_log(self, log_id: str, tenant_id: str, origin: str) -> None:
+        head = Log(
+            id=log_id,
+            tenant_id=tenant_id,
+            origin=origin,
+            size=0,
+            root_hash=EMPTY_ROOT,
+            last_leaf=None,
+            checkpoint_size=0,
+            checkpoint_at=None,
+        )
+        self.session.add(head)
+        self._states[log_id] = _LogState(head, Frontier())
+
+    def append(
+        self, log_id: str, type: str, data: dict[str, Any], subject: str | None = None
+    ) -> Appended:
+        try:
+            state = self._states[log_id]
+        except KeyError:
+            raise RuntimeError(f"log {log_id} was not locked for this unit of work") from None
+        index = state.frontier.size
+        body = build_entry(
+            log_id=log_id,
+            seq=index,
+            ts=self.clock.now(),
+            type=type,
+            subject=subject,
+            data=data,
+            prev=state.prev,
+        )
+        leaf = leaf_hash(body)
+        for level, idx, digest in state.frontier.append(leaf):
+            state.nodes.append({"log_id": log_id, "level": level, "idx": idx, "hash": digest})
+        state.entries.append({"log_id": log_id, "idx": index, "leaf_hash": leaf, "body": body})
+        state.prev = leaf
+        return Appended(log_id, index, leaf, body)
+
+
+@dataclass
+class _Pending(Generic[T]):
+    logs: frozenset[str]
+    work: Callable[[LogWriter], T] | None
+    checkpoint: bool = False
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class AppenderStats:
+    batches: int = 0
+    units: int = 0
+    entries: int = 0
+    checkpoints: int = 0
+    largest_batch: int = 0
+
+
+SignersFor = Callable[[Session], Sequence[NoteSigner]]
+
+
+@dataclass
+class Appender:
+    db: Database
+    clock: Clock
+    log_signers: SignersFor
+    max_batch: int = MAX_BATCH
+    stats: AppenderStats = field(default_factory=AppenderStats)
+
+    def __post_init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: list[_Pending[Any]] = []
+        self._leading = False
+
+    def run(self, logs: Iterable[str], work: Callable[[LogWriter], T]) -> T:
+        """Run `work` in a batch holding the locks of `logs`; return after commit."""
+        item: _Pending[T] = _Pending(frozenset(logs), work)
+        self._submit(item)
+        if item.error is not None:
+            raise item.error
+        return item.result  # type: ignore[no-any-return]
+
+    def checkpoint(self, logs: Iterable[str]) -> None:
+        """Sign a checkpoint for each log that grew, unless one was signed under a second ago."""
+        item: _Pending[None] = _Pending(frozenset(logs), None, checkpoint=True)
+        self._submit(item)
+        if item.error is not None:
+            raise item.error
+
+    def _submit(self, item: _Pending[Any]) -> None:
+        with self._cond:
+            self._queue.append(item)
+            while not item.done:
+                if self._leading:
+                    self._cond.wait()
+                    continue
+                self._leading = True
+                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                self._cond.release()
+                try:
+                    self._commit(batch)
+                finally:
+                    self._cond.acquire()
+                    self._leading = False
+                    for pending in batch:
+                        pending.done = True
+                    self._cond.notify_all()
+
+    def _commit(self, batch: list[_Pending[Any]]) -> None:
+        try:
+            with self.db.write() as session, session.begin():
+                self._run_batch(session, batch)
+        except BaseException as exc:  # the commit failed: nothing in the batch happened
+            for pending in batch:
+                if pending.error is None:
+                    pending.error = exc
+                    pending.result = None
+            if not isinstance(exc, Exception):
+                raise
+
+    def _run_batch(self, session: Session, batch: list[_Pending[Any]]) -> None:
+        wanted = sorted({log for pending in batch for log in pending.logs})
+        heads = session.scalars(
+            select(Log).where(Log.id.in_(wanted)).order_by(Log.id).with_for_update()
+        ).all()
+        writer = LogWriter(session, self.clock)
+        writer._states = {head.id: _LogState(head, self._frontier(session, head)) for head in heads}
+        locked = set(writer._states)
+        wants_checkpoint: set[str] = set()
+        for pending in batch:
+            missing = pending.logs - locked
+            if missing:
+                pending.error = NotFound("log", sorted(missing)[0])
+                continue
+            if pending.checkpoint:
+                wants_checkpoint |= pending.logs
+                continue
+            self._run_unit(session, writer, pending)
+            self.stats.units += 1
+        for log_id, state in writer._states.items():
+            if state.entries:
+                session.execute(insert(LogEntry), state.entries)
+                session.execute(insert(LogNode), state.nodes)
+                state.head.size = state.frontier.size
+                state.head.root_hash = state.frontier.root()
+                state.head.last_leaf = state.prev
+                self.stats.entries += len(state.entries)
+                wants_checkpoint.add(log_id)
+        for log_id in sorted(wants_checkpoint):
+            self._maybe_checkpoint(session, writer._states[log_id].head)
+        session.flush()
+        self.stats.batches += 1
+        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+
+    def _run_unit(self, session: Session, writer: LogWriter, pending: _Pending[Any]) -> None:
+        marks = {log_id: state.mark() for log_id, state in writer._states.items()}
+        savepoint = session.begin_nested()
+        try:
+            assert pending.work is not None
+            pending.result = pending.work(writer)
+            session.flush()
+            savepoint.commit()
+        except Exception as exc:
+            savepoint.rollback()
+            # Logs created by the failed unit vanish with its savepoint.
+            for log_id in set(writer._states) - set(marks):
+                del writer._states[log_id]
+            for log_id, mark in marks.items():
+                writer._states[log_id].reset(mark)
+            pending.error = exc
+
+    @staticmethod
+    def _frontier(session: Session, head: Log) -> Frontier:
+        ids = Frontier.ids_for(head.size)
+        if not ids:
+            return Frontier()
+        rows = session.execute(
+            select(LogNode.level, LogNode.idx, LogNode.hash).where(
+                LogNode.log_id == head.id,
+                LogNode.level.in_({level for level, _ in ids}),
+                LogNode.idx.in_({idx for _, idx in ids}),
+            )
+        ).all()
+        found = {(row.level, row.idx): row.hash for row in rows}
+        return Frontier(head.size, [found[node] for node in ids])
+
+    def _maybe_checkpoint(self, session: Session, head: Log) -> None:
+        now = self.clock.now()
+        if head.size <= head.checkpoint_size:
+            return
+        if head.checkpoint_at is not None and now - head.checkpoint_at < CHECKPOINT_INTERVAL:
+            return
+        root = head.root_hash
+        note = sign_note(
+            CheckpointBody(head.origin, head.size, root).body(), self.log_signers(session)
+        )
+        session.add(
+            Checkpoint(
+                log_id=head.id, tree_size=head.size, root_hash=root, created_at=now, note=note
+            )
+        )
+        head.checkpoint_size = head.size
+        head.checkpoint_at = now
+        self.stats.checkpoints += 1

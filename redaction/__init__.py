@@ -1,0 +1,1 @@
+"""Redaction of faces and backgrounds in clips."""

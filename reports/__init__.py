@@ -1,0 +1,1 @@
+"""PDF reports for workers and regulators, audit export bundles."""

@@ -1,0 +1,1 @@
+"""Retention: scheduled deletion, erasure cascade, deletion certificates."""
