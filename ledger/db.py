@@ -114,3 +114,14 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
                 yield connection
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def serialize(session: Session, name: str) -> None:
+    """Hold a named lock until the session's transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: write transactions already
+    start with BEGIN IMMEDIATE, which serializes them all.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})

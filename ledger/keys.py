@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ledger.appender import Appender, LogWriter
 from ledger.clock import Clock, format_ts
+from ledger.db import serialize
 from ledger.errors import InvalidRequest
 from ledger.models import Log, SigningKeyRecord
 from ledger.note import verifier_key
@@ -43,6 +44,7 @@ class KeyRing:
 
     def ensure(self, session: Session) -> None:
         """Create the first key of each purpose that has none (first run)."""
+        serialize(session, "custody/keys")
         for purpose in PURPOSES:
             if self._active(session, purpose) is None:
                 self._create(session, purpose)

@@ -36,6 +36,7 @@ class TenantService:
 
         def work(writer: LogWriter) -> CreatedTenant:
             writer.session.add(Tenant(id=tenant_id, name=name, created_at=writer.now()))
+            writer.session.flush()
             writer.create_log(log_id, tenant_id, origin)
             writer.append(log_id, "log.created", {"tenant": tenant_id, "origin": origin})
             key = issue_key(writer, tenant_id, log_id, role)

@@ -1,0 +1,55 @@
+"""/v1/apikeys: a tenant's admin manages its own keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+
+from ledger.errors import NotFound
+
+from api import schemas
+from api.auth import auth, principal
+from api.deps import container
+
+bp = APIBlueprint("apikeys", __name__, url_prefix="/v1/apikeys", tag="API keys")
+
+
+def _ts(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+@bp.post("")
+@bp.auth_required(auth, roles=["admin"])
+@bp.input(schemas.ApiKeyIn, arg_name="body")
+@bp.output(schemas.ApiKeyOut, status_code=201)
+def create(body: dict[str, str]) -> dict[str, Any]:
+    """Create a key for this tenant. The key is in the answer once and never again."""
+    issued = container().apikeys.create(principal().tenant_id, body["role"])
+    return {"id": issued.key_id, "role": issued.role, "api_key": issued.token}
+
+
+@bp.get("")
+@bp.auth_required(auth, roles=["admin"])
+@bp.output(schemas.ApiKeyList)
+def index() -> dict[str, Any]:
+    """This tenant's keys (never the keys themselves)."""
+    keys = container().apikeys.list(principal().tenant_id)
+    return {
+        "keys": [
+            {"id": k.id, "role": k.role, "created_at": _ts(k.created_at), "revoked_at": _ts(k.revoked_at)}
+            for k in keys
+        ]
+    }
+
+
+@bp.delete("/<key_id>")
+@bp.auth_required(auth, roles=["admin"])
+@bp.output({}, status_code=204)
+def revoke(key_id: str) -> tuple[str, int]:
+    """Revoke a key of this tenant; it stops working at once."""
+    service = container().apikeys
+    if key_id not in {k.id for k in service.list(principal().tenant_id)}:
+        raise NotFound("api key", key_id)
+    service.revoke(key_id)
+    return "", 204

@@ -1,0 +1,54 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from apiflask import APIFlask
+from flask import Response, g, request
+
+from api import apikeys, errors, logs, wellknown
+from api.container import Container, build
+from api.deps import close_session
+from api.settings import Settings
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> APIFlask:
+    settings = settings or (container.settings if container else Settings.from_env())
+    app = APIFlask(
+        "custody",
+        title="Custody",
+        version="1",
+        docs_path=None,  # the docs UI pulls scripts from CDNs; the spec is at /openapi.json
+        spec_path="/openapi.json",
+    )
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        VALIDATION_ERROR_STATUS_CODE=422,
+        DESCRIPTION=(
+            "Provenance, consent and compliance ledger. Errors are RFC 9457 "
+            "application/problem+json. Hashes are base64."
+        ),
+        SECURITY_SCHEMES={"ApiKey": {"type": "http", "scheme": "bearer"}},
+    )
+    app.extensions["custody"] = container or build(settings)
+    errors.register(app)
+    app.teardown_appcontext(close_session)
+
+    @app.before_request
+    def _request_id() -> None:
+        supplied = request.headers.get("X-Request-Id", "")
+        g.request_id = supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else secrets.token_hex(8)
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    for blueprint in (wellknown.bp, logs.bp, apikeys.bp):
+        app.register_blueprint(blueprint)
+    logging.getLogger("custody").setLevel(settings.log_level)
+    return app

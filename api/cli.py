@@ -1,0 +1,250 @@
+"""The `custody` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ledger.errors import CustodyError
+from ledger.verification import export_bundle, verify_database
+from ledger.verify import LogReport, VerificationError, verify_bundle
+
+from api.container import Container, build
+from api.settings import ConfigError, Settings
+
+
+class Lazy:
+    """Builds the container on first use, so `--help` needs no database."""
+
+    def __init__(self) -> None:
+        self._container: Container | None = None
+
+    def get(self) -> Container:
+        if self._container is None:
+            try:
+                self._container = build(Settings.from_env())
+            except ConfigError as exc:
+                raise click.UsageError(str(exc)) from exc
+        return self._container
+
+
+pass_lazy = click.make_pass_decorator(Lazy, ensure=True)
+
+
+def _emit(as_json: bool, payload: dict[str, Any], lines: list[str]) -> None:
+    click.echo(json.dumps(payload) if as_json else "\n".join(lines))
+
+
+@click.group()
+def main() -> None:
+    """Custody: consent, provenance and compliance ledger."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+@pass_lazy
+def serve(lazy: Lazy, host: str, port: int, threads: int) -> None:
+    """Run the web app, the scheduler and the job runner in one process."""
+    from waitress import serve as waitress_serve
+
+    from api.app import create_app
+    from api.scheduler import build_scheduler
+
+    container = lazy.get()
+    app = create_app(container=container)
+    scheduler = build_scheduler(container)
+    scheduler.start()
+    where = container.settings.database_url and "the configured database" or container.settings.db_url
+    click.echo(f"custody: serving on http://{host}:{port} (data: {where})", err=True)
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="custody")
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command()
+@pass_lazy
+def upgrade(lazy: Lazy) -> None:
+    """Apply every migration (also done on start)."""
+    lazy.get()
+    click.echo("schema is up to date")
+
+
+@main.group()
+def tenants() -> None:
+    """Platforms using this service."""
+
+
+@tenants.command("create")
+@click.argument("name")
+@click.option("--role", default="admin", show_default=True, type=click.Choice(["platform", "auditor", "admin"]))
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@pass_lazy
+def tenants_create(lazy: Lazy, name: str, role: str, as_json: bool) -> None:
+    """Create a tenant, its log and a first API key (shown once)."""
+    created = _domain(lambda: lazy.get().tenants.create(name, role))
+    _emit(
+        as_json,
+        {"tenant": created.tenant_id, "log": created.log_id, "api_key": created.api_key.token},
+        [
+            f"tenant:  {created.tenant_id}",
+            f"log:     {created.log_id}",
+            f"origin:  {created.origin}",
+            f"api key: {created.api_key.token}  ({created.api_key.role}; shown once, keep it safe)",
+        ],
+    )
+
+
+@tenants.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_lazy
+def tenants_list(lazy: Lazy, as_json: bool) -> None:
+    rows = lazy.get().tenants.list()
+    payload = [{"tenant": t.id, "log": log.id, "name": t.name, "size": log.size} for t, log in rows]
+    _emit(as_json, {"tenants": payload}, [f"{p['tenant']}  {p['log']}  {p['size']:>8}  {p['name']}" for p in payload])
+
+
+@main.group()
+def apikeys() -> None:
+    """API keys of a tenant."""
+
+
+@apikeys.command("create")
+@click.option("--tenant", required=True)
+@click.option("--role", required=True, type=click.Choice(["platform", "auditor", "admin"]))
+@click.option("--json", "as_json", is_flag=True)
+@pass_lazy
+def apikeys_create(lazy: Lazy, tenant: str, role: str, as_json: bool) -> None:
+    issued = _domain(lambda: lazy.get().apikeys.create(tenant, role))
+    _emit(
+        as_json,
+        {"id": issued.key_id, "tenant": issued.tenant_id, "role": issued.role, "api_key": issued.token},
+        [f"api key: {issued.token}  ({issued.role}, id {issued.key_id}; shown once)"],
+    )
+
+
+@apikeys.command("revoke")
+@click.argument("key_id")
+@pass_lazy
+def apikeys_revoke(lazy: Lazy, key_id: str) -> None:
+    _domain(lambda: lazy.get().apikeys.revoke(key_id))
+    click.echo(f"revoked {key_id}")
+
+
+@apikeys.command("list")
+@click.option("--tenant", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_lazy
+def apikeys_list(lazy: Lazy, tenant: str, as_json: bool) -> None:
+    keys = _domain(lambda: lazy.get().apikeys.list(tenant))
+    payload = [
+        {"id": k.id, "role": k.role, "revoked": k.revoked_at is not None} for k in keys
+    ]
+    _emit(as_json, {"keys": payload}, [f"{p['id']}  {p['role']:<8}  {'revoked' if p['revoked'] else 'active'}" for p in payload])
+
+
+@main.group()
+def keys() -> None:
+    """Signing keys."""
+
+
+@keys.command("rotate")
+@click.option("--purpose", default="log", show_default=True, type=click.Choice(["log", "statement"]))
+@pass_lazy
+def keys_rotate(lazy: Lazy, purpose: str) -> None:
+    """Replace the active key; the old one stays published (and, for log keys, co-signs
+    checkpoints during the overlap). The rotation goes on every tenant's log."""
+    container = lazy.get()
+    rotation = _domain(lambda: container.keys.rotate(container.appender, purpose))
+    click.echo(
+        f"{purpose} key {rotation.old_kid} -> {rotation.new_kid}; "
+        f"old key signs until {rotation.old_key_signs_until.isoformat()}"
+    )
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_lazy
+def keys_list(lazy: Lazy, as_json: bool) -> None:
+    container = lazy.get()
+    with container.db.session() as session:
+        published = container.keys.published(session)
+    _emit(as_json, {"keys": published}, [f"{k['kid']}  {k['purpose']:<9}  {k['status']:<8}  {k.get('verifier_key', '')}" for k in published])
+
+
+@main.command()
+@pass_lazy
+def checkpoint(lazy: Lazy) -> None:
+    """Sign checkpoints now for every log that grew (at most one per log per second)."""
+    from ledger.appender import checkpoint_due
+
+    click.echo(f"{checkpoint_due(lazy.get().appender)} logs had grown since their last checkpoint")
+
+
+@main.command()
+@click.argument("bundle", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tenant", help="only this tenant's log (live database)")
+@click.option("--keys", "keys_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="published key document to trust instead of the bundle's own keys.json")
+@click.option("--checkpoint", "trusted", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a checkpoint you saw before; the log must be consistent with it")
+@click.option("--json", "as_json", is_flag=True)
+def verify(bundle: Path | None, tenant: str | None, keys_file: Path | None, trusted: tuple[Path, ...], as_json: bool) -> None:
+    """Verify every log in the database, or an exported BUNDLE with no database at all.
+
+    Exits 1 and names the first bad entry or checkpoint when anything does not verify."""
+    trusted_notes = [path.read_text() for path in trusted]
+    try:
+        if bundle is not None:
+            document = json.loads(keys_file.read_text()) if keys_file else None
+            reports = [verify_bundle(bundle, document, trusted_notes)]
+        else:
+            container = Lazy().get()
+            reports = verify_database(container.db, tenant)
+            if tenant and not reports:
+                raise click.ClickException(f"no tenant {tenant}")
+    except VerificationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _report(reports, as_json)
+
+
+def _report(reports: list[LogReport], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"ok": all(r.ok for r in reports), "logs": [
+            {**{k: v for k, v in asdict(r).items() if k not in ("root", "signed_by")},
+             "root": r.root.hex(), "signed_by": sorted(r.signed_by), "ok": r.ok} for r in reports]}))
+    else:
+        for report in reports:
+            click.echo(report.summary(), err=not report.ok)
+    if not all(r.ok for r in reports):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--tenant", required=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@pass_lazy
+def export(lazy: Lazy, tenant: str, out: Path) -> None:
+    """Write a bundle of the tenant's log that `custody verify FILE` checks offline."""
+    container = lazy.get()
+    size = _domain(lambda: export_bundle(container.db, container.keys, container.clock, tenant, out))
+    click.echo(f"wrote {out} ({size} entries)")
+
+
+def _domain(call: Any) -> Any:
+    try:
+        return call()
+    except CustodyError as exc:
+        raise click.ClickException(str(exc)) from exc

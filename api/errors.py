@@ -1,0 +1,119 @@
+"""One mapper from errors to RFC 9457 application/problem+json responses."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from apiflask import APIFlask
+from apiflask.exceptions import HTTPError
+from flask import Response, g
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from ledger.errors import Conflict, CustodyError, InvalidRequest, KeyUnavailable, NotFound
+
+PROBLEM = "application/problem+json"
+log = logging.getLogger("custody.api")
+
+TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid request",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+
+def problem(
+    status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status}
+    body["detail"] = detail
+    request_id = g.get("request_id") if g else None
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extra)
+    response = Response(json.dumps(body), status, headers=headers, mimetype=PROBLEM)
+    (log.error if status >= 500 else log.warning)("%s %s", status, detail)
+    return response
+
+
+def _validation_errors(detail: dict[str, Any]) -> list[dict[str, str]]:
+    errors = []
+    for location, fields in detail.items():
+        if not isinstance(fields, dict):
+            errors.append({"in": location, "field": "", "message": str(fields)})
+            continue
+        for name, messages in fields.items():
+            for message in _flatten(messages):
+                errors.append({"in": location, "field": str(name), "message": message})
+    return errors
+
+
+def _flatten(messages: Any) -> list[str]:
+    if isinstance(messages, str):
+        return [messages]
+    if isinstance(messages, list):
+        return [m for item in messages for m in _flatten(item)]
+    if isinstance(messages, dict):
+        return [f"{k}: {m}" for k, v in messages.items() for m in _flatten(v)]
+    return [str(messages)]
+
+
+DETAILS = {
+    400: (
+        "The request is malformed: a JSON body must be valid JSON (an object) sent with "
+        "Content-Type: application/json."
+    ),
+    401: "Send an API key as `Authorization: Bearer cust_...`.",
+    404: "There is nothing at this address for this key.",
+    405: "This address does not take that method.",
+    413: "The request body is larger than this service accepts.",
+}
+
+
+def register(app: APIFlask) -> None:
+    @app.error_processor
+    def _http_error(error: HTTPError) -> Response:
+        status = error.status_code
+        headers = dict(error.headers or {})
+        if status == 422 or (status == 400 and isinstance(error.detail, dict) and error.detail):
+            errors = _validation_errors(error.detail or {})
+            summary = "; ".join(
+                f"{e['field'] or e['in']}: {e['message']}" for e in errors
+            ) or str(error.message)
+            return problem(status, summary, headers, errors=errors)
+        generic = error.message in (None, "", HTTP_STATUS_CODES.get(status))
+        detail = DETAILS.get(status, str(error.message)) if generic else str(error.message)
+        return problem(status, detail, headers)
+
+    @app.errorhandler(CustodyError)
+    def _domain_error(error: CustodyError) -> Response:
+        if isinstance(error, NotFound):
+            return problem(404, f"No such {error.kind}.")
+        if isinstance(error, InvalidRequest):
+            extra = {"errors": [{"field": error.field, "message": str(error)}]} if error.field else {}
+            return problem(400, str(error), **extra)
+        if isinstance(error, Conflict):
+            return problem(409, str(error))
+        if isinstance(error, KeyUnavailable):
+            log.error("signing key unavailable: %s", error)
+            return problem(503, "A signing key is unavailable; the operator has been alerted.")
+        log.exception("unmapped domain error")
+        return problem(500, "The request failed; nothing was changed.")
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        if isinstance(error, HTTPException):  # raised outside APIFlask's own handling
+            return problem(error.code or 500, error.description or "")
+        log.exception("unhandled error")
+        return problem(500, "The request failed; nothing was changed.")

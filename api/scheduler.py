@@ -1,0 +1,28 @@
+"""Every scheduled job, registered in one place under a stable id."""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from ledger.appender import checkpoint_due
+
+from api.container import Container
+
+log = logging.getLogger("custody.jobs")
+
+
+def build_scheduler(container: Container) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(
+        checkpoint_due,
+        "interval",
+        seconds=container.settings.checkpoint_seconds,
+        args=[container.appender],
+        id="log.checkpoint",
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+    )
+    return scheduler

@@ -1,0 +1,102 @@
+"""Request and response schemas (marshmallow, through APIFlask); unknown fields are refused."""
+
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import Integer, List, Nested, String
+from apiflask.validators import OneOf, Range
+from marshmallow import RAISE
+
+B64 = {"format": "byte", "description": "base64 (RFC 4648, standard alphabet, padded)"}
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class EntriesQuery(Strict):
+    start = Integer(required=True, validate=Range(min=0), metadata={"description": "first index, inclusive"})
+    end = Integer(
+        required=True,
+        validate=Range(min=0),
+        metadata={"description": "last index, exclusive; at most 1000 entries are returned"},
+    )
+
+
+class Entry(Schema):
+    index = Integer()
+    leaf_hash = String(metadata=B64)
+    entry = String(metadata={**B64, "description": "the exact entry bytes that were hashed, base64"})
+
+
+class EntriesOut(Schema):
+    entries = List(Nested(Entry))
+    next = Integer(allow_none=True, metadata={"description": "start of the next page, or null"})
+
+
+class InclusionQuery(Strict):
+    index = Integer(required=True, validate=Range(min=0))
+    tree_size = Integer(required=True, validate=Range(min=1))
+
+
+class InclusionOut(Schema):
+    index = Integer()
+    tree_size = Integer()
+    leaf_hash = String(metadata=B64)
+    root_hash = String(metadata=B64)
+    proof = List(String(metadata=B64), metadata={"description": "RFC 9162 inclusion path, leaf first"})
+
+
+class ConsistencyQuery(Strict):
+    first = Integer(required=True, validate=Range(min=1))
+    second = Integer(required=True, validate=Range(min=1))
+
+
+class ConsistencyOut(Schema):
+    first = Integer()
+    second = Integer()
+    first_root = String(metadata=B64)
+    second_root = String(metadata=B64)
+    proof = List(String(metadata=B64), metadata={"description": "RFC 9162 consistency proof"})
+
+
+class LogHead(Schema):
+    log = String()
+    origin = String()
+    tree_size = Integer()
+    root_hash = String(metadata=B64)
+    checkpoint = String(allow_none=True, metadata={"description": "latest signed checkpoint note"})
+
+
+class CheckpointsQuery(Strict):
+    after = Integer(load_default=-1, validate=Range(min=-1))
+    limit = Integer(load_default=100, validate=Range(min=1, max=1000))
+
+
+class CheckpointOut(Schema):
+    tree_size = Integer()
+    root_hash = String(metadata=B64)
+    created_at = String()
+    note = String()
+
+
+class CheckpointsOut(Schema):
+    checkpoints = List(Nested(CheckpointOut))
+    next = Integer(allow_none=True, metadata={"description": "`after` for the next page, or null"})
+
+
+class ApiKeyIn(Strict):
+    role = String(required=True, validate=OneOf(["platform", "auditor", "admin"]))
+
+
+class ApiKeyOut(Schema):
+    id = String()
+    role = String()
+    created_at = String()
+    revoked_at = String(allow_none=True)
+    api_key = String(metadata={"description": "the key itself; shown once, on creation"})
+
+
+class ApiKeyList(Schema):
+    keys = List(Nested(ApiKeyOut))

@@ -1,0 +1,64 @@
+"""Typed configuration, read from CUSTODY_* environment variables in one place."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("custody-data")
+    database_url: str = ""
+    origin: str = "custody.local"
+    keys_dir: Path | None = None
+    max_body_bytes: int = 1024 * 1024
+    key_overlap: timedelta = field(default=timedelta(days=7))
+    checkpoint_seconds: float = 1.0
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9.\-:]{1,100}(/[A-Za-z0-9.\-_]+)*", self.origin):
+            raise ConfigError("CUSTODY_ORIGIN must look like a host name, e.g. custody.example.org")
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'custody.db').resolve()}"
+
+    @property
+    def key_folder(self) -> Path:
+        return self.keys_dir or self.data_dir / "keys"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(f"CUSTODY_{name}")
+            return value if value else None
+
+        def number(name: str, default: float) -> float:
+            raw = get(name)
+            try:
+                return float(raw) if raw is not None else default
+            except ValueError:
+                raise ConfigError(f"CUSTODY_{name} must be a number, not {raw!r}") from None
+
+        return cls(
+            data_dir=Path(get("DATA_DIR") or "custody-data"),
+            database_url=get("DATABASE_URL") or "",
+            origin=get("ORIGIN") or "custody.local",
+            keys_dir=Path(k) if (k := get("KEYS_DIR")) else None,
+            max_body_bytes=int(number("MAX_BODY_BYTES", 1024 * 1024)),
+            key_overlap=timedelta(days=number("KEY_OVERLAP_DAYS", 7)),
+            checkpoint_seconds=number("CHECKPOINT_SECONDS", 1.0),
+            log_level=get("LOG_LEVEL") or "INFO",
+        )

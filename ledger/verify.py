@@ -1,0 +1,318 @@
+"""Verify a log without trusting whoever stores it: hashlib and PyNaCl only.
+
+Used on the live database (ledger.verification) and on an exported bundle (verify_bundle),
+so that anyone holding a bundle and the published keys can check it with no service.
+
+It re-hashes every entry's stored bytes (never re-serializing them), checks each entry's
+position, log and `prev` chain, recomputes the tree root at every signed checkpoint,
+checks each checkpoint's signature, checks that consecutive checkpoints are consistent
+(RFC 9162 proofs) and stops at the first problem, naming the entry or checkpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ledger import merkle
+from ledger.note import NoteError, parse_checkpoint, parse_verifier_key, verify_note
+
+ENVELOPE = frozenset({"v", "log", "seq", "ts", "type", "subject", "data", "prev"})
+BUNDLE_FORMAT = "custody-log-bundle/v1"
+_TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+class VerificationError(Exception):
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    index: int
+    body: bytes
+    leaf_hash: bytes | None = None
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    tree_size: int
+    note: str
+    root_hash: bytes | None = None
+
+
+@dataclass
+class LogReport:
+    log_id: str
+    origin: str
+    entries: int = 0
+    checkpoints: int = 0
+    root: bytes = merkle.EMPTY_ROOT
+    signed_by: set[str] = field(default_factory=set)
+    error: str | None = None
+    bad_index: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def summary(self) -> str:
+        if self.ok:
+            return (
+                f"log {self.log_id}: OK, {self.entries} entries, {self.checkpoints} checkpoints, "
+                f"root {base64.b64encode(self.root).decode()}"
+            )
+        return f"log {self.log_id}: FAILED: {self.error}"
+
+
+ConsistencySource = Callable[[int, int], Sequence[bytes]]
+
+
+def verify_log(
+    *,
+    log_id: str,
+    origin: str,
+    entries: Iterable[StoredEntry],
+    checkpoints: Sequence[StoredCheckpoint],
+    log_keys: Sequence[tuple[str, bytes]],
+    expected_size: int | None = None,
+    expected_root: bytes | None = None,
+    consistency: ConsistencySource | None = None,
+    trusted: Sequence[str] = (),
+) -> LogReport:
+    report = LogReport(log_id, origin)
+    try:
+        _verify(
+            report, entries, checkpoints, log_keys, expected_size, expected_root, consistency, trusted
+        )
+    except VerificationError as exc:
+        report.error = str(exc)
+        report.bad_index = exc.index
+    return report
+
+
+def _verify(
+    report: LogReport,
+    entries: Iterable[StoredEntry],
+    checkpoints: Sequence[StoredCheckpoint],
+    log_keys: Sequence[tuple[str, bytes]],
+    expected_size: int | None,
+    expected_root: bytes | None,
+    consistency: ConsistencySource | None,
+    trusted: Sequence[str],
+) -> None:
+    signed = [_open_checkpoint(cp, report, log_keys) for cp in checkpoints]
+    signed += [
+        _open_checkpoint(StoredCheckpoint(-1, note), report, log_keys, trusted=True)
+        for note in trusted
+    ]
+    signed.sort(key=lambda pair: pair[0])
+    roots_at: dict[int, bytes] = {}
+    for size, root in signed:
+        if roots_at.setdefault(size, root) != root:
+            raise VerificationError(f"two signed checkpoints at size {size} disagree (a fork)")
+
+    frontier = merkle.Frontier()
+    prev: bytes | None = None
+    for stored in entries:
+        position = frontier.size
+        if stored.index != position:
+            if stored.index > position:
+                raise VerificationError(f"entry {position} is missing", position)
+            raise VerificationError(f"entry {stored.index} appears twice", stored.index)
+        entry = _parse_entry(stored.body, position)
+        if entry["seq"] != position:
+            raise VerificationError(
+                f"entry {position} carries seq {entry['seq']}: entries were moved or swapped",
+                position,
+            )
+        if entry["log"] != report.log_id:
+            raise VerificationError(f"entry {position} belongs to log {entry['log']}", position)
+        leaf = merkle.leaf_hash(stored.body)
+        if stored.leaf_hash is not None and stored.leaf_hash != leaf:
+            raise VerificationError(
+                f"entry {position} was changed: its bytes no longer hash to its leaf hash",
+                position,
+            )
+        if _b64_or_none(entry["prev"], position) != prev:
+            bad = position - 1 if position else 0
+            raise VerificationError(
+                f"entry {bad} was changed: entry {position}'s prev does not match its hash", bad
+            )
+        frontier.append(leaf)
+        prev = leaf
+        size = frontier.size
+        if size in roots_at and frontier.root() != roots_at[size]:
+            raise VerificationError(
+                f"entry {size - 1}: the entries up to here do not hash to the root signed "
+                f"at tree size {size}",
+                size - 1,
+            )
+    report.entries = frontier.size
+    report.root = frontier.root()
+
+    if signed and signed[-1][0] > frontier.size:
+        raise VerificationError(
+            f"log truncated: a checkpoint is signed at tree size {signed[-1][0]} but only "
+            f"{frontier.size} entries are present; entry {frontier.size} is missing",
+            frontier.size,
+        )
+    if expected_size is not None and expected_size != frontier.size:
+        if expected_size > frontier.size:
+            raise VerificationError(
+                f"log truncated: the head says {expected_size} entries, found {frontier.size}; "
+                f"entry {frontier.size} is missing",
+                frontier.size,
+            )
+        raise VerificationError(
+            f"the head says {expected_size} entries but {frontier.size} are present"
+        )
+    if expected_root is not None and expected_root != report.root:
+        raise VerificationError("the head's root hash does not match the entries")
+
+    if consistency is not None:
+        sizes = sorted({size for size, _ in signed if size > 0} | {frontier.size} - {0})
+        roots_at.setdefault(frontier.size, report.root)
+        for first, second in zip(sizes, sizes[1:], strict=False):
+            try:
+                merkle.verify_consistency(
+                    first, second, consistency(first, second), roots_at[first], roots_at[second]
+                )
+            except (merkle.ProofError, LookupError) as exc:
+                raise VerificationError(
+                    f"checkpoint at size {first} is not consistent with size {second}: {exc}"
+                ) from exc
+    report.checkpoints = len(checkpoints)
+
+
+def _open_checkpoint(
+    checkpoint: StoredCheckpoint,
+    report: LogReport,
+    log_keys: Sequence[tuple[str, bytes]],
+    trusted: bool = False,
+) -> tuple[int, bytes]:
+    label = "trusted checkpoint" if trusted else f"checkpoint at tree size {checkpoint.tree_size}"
+    try:
+        body, names = verify_note(checkpoint.note, log_keys)
+        parsed = parse_checkpoint(body)
+    except NoteError as exc:
+        raise VerificationError(f"{label}: {exc}") from exc
+    if parsed.origin != report.origin:
+        raise VerificationError(f"{label}: signed for origin {parsed.origin}, not {report.origin}")
+    if not trusted and parsed.size != checkpoint.tree_size:
+        raise VerificationError(f"{label}: the note says tree size {parsed.size}")
+    if checkpoint.root_hash is not None and checkpoint.root_hash != parsed.root:
+        raise VerificationError(f"{label}: the stored root differs from the signed root")
+    report.signed_by.update(names)
+    return parsed.size, parsed.root
+
+
+def _reject_float(text: str) -> Any:
+    raise ValueError("floats are not allowed")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate keys")
+    return result
+
+
+def _parse_entry(body: bytes, position: int) -> dict[str, Any]:
+    try:
+        entry = json.loads(
+            body.decode("utf-8"), parse_float=_reject_float, object_pairs_hook=_no_duplicates
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise VerificationError(f"entry {position} is not a valid entry: {exc}", position) from exc
+    if not isinstance(entry, dict) or set(entry) != ENVELOPE:
+        raise VerificationError(f"entry {position} does not have the entry fields", position)
+    ok = (
+        type(entry["v"]) is int
+        and type(entry["seq"]) is int
+        and isinstance(entry["log"], str)
+        and isinstance(entry["type"], str)
+        and isinstance(entry["ts"], str)
+        and _TS.match(entry["ts"]) is not None
+        and isinstance(entry["data"], dict)
+        and (entry["subject"] is None or isinstance(entry["subject"], str))
+        and (entry["prev"] is None or isinstance(entry["prev"], str))
+    )
+    if not ok:
+        raise VerificationError(f"entry {position} has a field of the wrong type", position)
+    return entry
+
+
+def _b64_or_none(value: str | None, position: int) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        raise VerificationError(f"entry {position}: prev is not base64", position) from exc
+
+
+# --- bundles --------------------------------------------------------------------------------
+
+
+def keys_from_document(document: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """The log keys of a published key document (/.well-known/custody-keys)."""
+    keys = []
+    for key in document.get("keys", []):
+        if key.get("purpose") == "log" and key.get("verifier_key"):
+            keys.append(parse_verifier_key(key["verifier_key"]))
+    return keys
+
+
+def verify_bundle(
+    path: Path, keys_document: dict[str, Any] | None = None, trusted: Sequence[str] = ()
+) -> LogReport:
+    """Verify an exported bundle. Pass the key document fetched from the service's
+    /.well-known/custody-keys to avoid trusting the keys the bundle carries."""
+    try:
+        with zipfile.ZipFile(path) as bundle:
+            meta = json.loads(bundle.read("bundle.json"))
+            if meta.get("format") != BUNDLE_FORMAT:
+                raise VerificationError(f"not a {BUNDLE_FORMAT} bundle")
+            document = keys_document or json.loads(bundle.read("keys.json"))
+            checkpoints = [
+                StoredCheckpoint(int(c["tree_size"]), c["note"])
+                for c in _jsonl(bundle, "checkpoints.jsonl")
+            ]
+            proofs = {
+                (int(p["first"]), int(p["second"])): [base64.b64decode(h) for h in p["proof"]]
+                for p in _jsonl(bundle, "consistency.jsonl")
+            }
+            entries = (
+                StoredEntry(int(e["index"]), base64.b64decode(e["entry"]), base64.b64decode(e["leaf_hash"]))
+                for e in _jsonl(bundle, "entries.jsonl")
+            )
+            return verify_log(
+                log_id=meta["log"],
+                origin=meta["origin"],
+                entries=entries,
+                checkpoints=checkpoints,
+                log_keys=keys_from_document(document),
+                expected_size=int(meta["tree_size"]),
+                consistency=lambda a, b: proofs[(a, b)],
+                trusted=trusted,
+            )
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError, NoteError) as exc:
+        if isinstance(exc, VerificationError):
+            raise
+        raise VerificationError(f"unreadable bundle: {exc!r}") from exc
+
+
+def _jsonl(bundle: zipfile.ZipFile, name: str) -> Iterator[dict[str, Any]]:
+    with bundle.open(name) as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
