@@ -55,6 +55,8 @@ def _validation_errors(detail: dict[str, Any]) -> list[dict[str, str]]:
             continue
         for name, messages in fields.items():
             for message in _flatten(messages):
+                if name == "_schema":  # marshmallow's word for the body as a whole
+                    name, message = "body", f"{message} Send a JSON object."
                 errors.append({"in": location, "field": str(name), "message": message})
     return errors
 

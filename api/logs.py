@@ -47,7 +47,7 @@ def checkpoint(log: str) -> Response:
 
 
 @bp.get("/<log>/checkpoints")
-@bp.input(schemas.CheckpointsQuery, location="query", arg_name="query")
+@bp.input(schemas.CheckpointsQuery, location="query", arg_name="query", unknown=None)
 @bp.output(schemas.CheckpointsOut)
 def checkpoints(log: str, query: dict[str, int]) -> dict[str, Any]:
     """Every stored checkpoint, oldest first, so that consistency between any two can be
@@ -69,7 +69,7 @@ def checkpoints(log: str, query: dict[str, int]) -> dict[str, Any]:
 
 @bp.get("/<log>/entries")
 @bp.auth_required(auth, roles=ANY_ROLE)
-@bp.input(schemas.EntriesQuery, location="query", arg_name="query")
+@bp.input(schemas.EntriesQuery, location="query", arg_name="query", unknown=None)
 @bp.output(schemas.EntriesOut)
 def entries(log: str, query: dict[str, int]) -> dict[str, Any]:
     """Entries [start, end) with their leaf hashes and exact bytes, at most 1000 a page."""
@@ -87,7 +87,7 @@ def entries(log: str, query: dict[str, int]) -> dict[str, Any]:
 
 
 @bp.get("/<log>/proofs/inclusion")
-@bp.input(schemas.InclusionQuery, location="query", arg_name="query")
+@bp.input(schemas.InclusionQuery, location="query", arg_name="query", unknown=None)
 @bp.output(schemas.InclusionOut)
 def inclusion(log: str, query: dict[str, int]) -> dict[str, Any]:
     """RFC 9162 inclusion proof of entry `index` in the tree of `tree_size` entries. Public."""
@@ -102,7 +102,7 @@ def inclusion(log: str, query: dict[str, int]) -> dict[str, Any]:
 
 
 @bp.get("/<log>/proofs/consistency")
-@bp.input(schemas.ConsistencyQuery, location="query", arg_name="query")
+@bp.input(schemas.ConsistencyQuery, location="query", arg_name="query", unknown=None)
 @bp.output(schemas.ConsistencyOut)
 def consistency(log: str, query: dict[str, int]) -> dict[str, Any]:
     """RFC 9162 consistency proof between tree sizes `first` and `second`. Public."""

@@ -80,11 +80,14 @@ class KeyRing:
             .where(SigningKeyRecord.purpose == purpose)
             .order_by(SigningKeyRecord.created_at.desc())
         ).all()
-        chosen = [
-            r
-            for r in records
-            if r.retired_at is None or (r.overlap_until is not None and r.overlap_until > now)
-        ]
+        chosen = sorted(
+            (
+                r
+                for r in records
+                if r.retired_at is None or (r.overlap_until is not None and r.overlap_until > now)
+            ),
+            key=lambda r: r.retired_at is not None,
+        )
         if not chosen or chosen[0].retired_at is not None:
             raise InvalidRequest(f"no active {purpose} key; run `custody keys rotate`")
         return [self.store.signer(r.kid, r.name) for r in chosen]

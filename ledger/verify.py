@@ -152,8 +152,8 @@ def _verify(
         size = frontier.size
         if size in roots_at and frontier.root() != roots_at[size]:
             raise VerificationError(
-                f"entry {size - 1}: the entries up to here do not hash to the root signed "
-                f"at tree size {size}",
+                f"entry {size - 1} was changed: entries 0..{size - 1} do not hash to the root "
+                f"signed at tree size {size}",
                 size - 1,
             )
     report.entries = frontier.size
