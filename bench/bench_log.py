@@ -50,7 +50,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nacl.signing import SigningKey  # noqa: E402
-from sqlalchemy import Engine, create_engine, select, text  # noqa: E402
+from sqlalchemy import Engine, create_engine, event, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 import tests.support.entries  # noqa: E402,F401  (registers the "test.event" entry type)
@@ -421,7 +421,12 @@ def count_checkpoints(container: Container) -> int:
 
 
 class RawProofReads:
-    """The bare DBAPI reads a proof needs: the head row, then the nodes in one query."""
+    """The bare DBAPI reads a proof needs: the head row, then its nodes by primary key.
+
+    The nodes are fetched in one query as an OR of (log_id, level, idx) equalities, a form
+    every backend answers with primary-key lookups; `run_library_sql` replays the exact SQL
+    the library sent instead, to show how much of a proof's time is that query's plan.
+    """
 
     def __init__(self, engine: Engine, log_id: str) -> None:
         self.sqlite = engine.dialect.name == "sqlite"
@@ -432,12 +437,8 @@ class RawProofReads:
 
     def read(self, node_ids: Sequence[merkle.NodeId]) -> float:
         ph = self.ph
-        pairs = ", ".join(f"({ph}, {ph})" for _ in node_ids)
-        in_list = f"(VALUES {pairs})" if self.sqlite else f"({pairs})"
-        sql = (
-            f"SELECT level, idx, hash FROM log_nodes WHERE log_id = {ph} "
-            f"AND (level, idx) IN {in_list}"
-        )
+        ors = " OR ".join(f"(level = {ph} AND idx = {ph})" for _ in node_ids)
+        sql = f"SELECT level, idx, hash FROM log_nodes WHERE log_id = {ph} AND ({ors})"
         params: list[Any] = [self.log_id]
         for level, idx in node_ids:
             params += [level, idx]
@@ -451,6 +452,17 @@ class RawProofReads:
             raise RuntimeError(f"raw read found {len(rows)} of {len(node_ids)} nodes")
         return elapsed
 
+    def run_library_sql(self, statement: str, params: Any) -> float:
+        start = time.perf_counter()
+        self.cur.execute(statement, params)
+        self.cur.fetchall()
+        return time.perf_counter() - start
+
+    def plan(self, statement: str, params: Any) -> list[str]:
+        self.cur.execute(("EXPLAIN QUERY PLAN " if self.sqlite else "EXPLAIN ") + statement, params)
+        rows = self.cur.fetchall()
+        return [str(row[-1]) if self.sqlite else str(row[0]) for row in rows]
+
     def close(self) -> None:
         if not self.sqlite:
             self.raw.rollback()
@@ -461,8 +473,46 @@ def node_ids_for(ranges: Sequence[tuple[int, int]]) -> list[merkle.NodeId]:
     return sorted({node for a, b in ranges for node in merkle.covering_nodes(a, b)})
 
 
+def inclusion_node_ids(index: int, size: int) -> list[merkle.NodeId]:
+    return node_ids_for([(index, index + 1), (0, size), *merkle.inclusion_ranges(index, size)])
+
+
+def consistency_node_ids(first: int, size: int) -> list[merkle.NodeId]:
+    return node_ids_for([(0, first), (0, size), *merkle.consistency_ranges(first, size)])
+
+
+def sampled(items: Sequence[Any], fn: Callable[[Any], Any], budget: float, min_n: int = 10
+            ) -> tuple[list[float], list[Any]]:
+    """Time fn(item) for each item until the items or the time budget run out."""
+    times: list[float] = []
+    results: list[Any] = []
+    start = time.perf_counter()
+    for k, item in enumerate(items):
+        if k >= min_n and time.perf_counter() - start > budget:
+            break
+        t0 = time.perf_counter()
+        results.append(fn(item))
+        times.append(time.perf_counter() - t0)
+    return times, results
+
+
+def capture_sql(engine: Engine, action: Callable[[], Any]) -> list[tuple[str, Any]]:
+    seen: list[tuple[str, Any]] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
+                 executemany: bool) -> None:
+        seen.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return seen
+
+
 def bench_proofs(
-    container: Container, log_id: str, size: int, n: int, rng: random.Random
+    container: Container, log_id: str, size: int, n: int, budget: float, rng: random.Random
 ) -> dict[str, Any]:
     db = container.db
     with db.session() as session:
@@ -471,41 +521,27 @@ def bench_proofs(
         root = head.root_hash
     indexes = [rng.randrange(size) for _ in range(n)]
     firsts = [rng.randrange(1, size) for _ in range(n)]
-    result: dict[str, Any] = {"tree_size": size, "samples": n}
+    result: dict[str, Any] = {}
 
     # Inclusion, one shared session (its identity map keeps the head after the first proof).
-    times: list[float] = []
-    proofs = []
     with db.session() as session:
         reader = LogReader(session)
-        for idx in indexes:
-            t0 = time.perf_counter()
-            proof = reader.inclusion(log_id, idx, size)
-            times.append(time.perf_counter() - t0)
-            proofs.append(proof)
+        times, proofs = sampled(indexes, lambda i: reader.inclusion(log_id, i, size), budget)
     for proof in proofs:  # correctness, outside the timed part
         merkle.verify_inclusion(proof.leaf_hash, proof.index, size, proof.proof, root)
     result["inclusion_shared"] = times
 
     # Inclusion, a fresh session per proof (pool checkout, BEGIN, head read, nodes, close).
-    times = []
-    for idx in indexes:
-        t0 = time.perf_counter()
+    def fresh_inclusion(i: int) -> None:
         with db.session() as session:
-            LogReader(session).inclusion(log_id, idx, size)
-        times.append(time.perf_counter() - t0)
-    result["inclusion_fresh"] = times
+            LogReader(session).inclusion(log_id, i, size)
+
+    result["inclusion_fresh"] = sampled(indexes, fresh_inclusion, budget)[0]
 
     # Consistency from a random earlier size to `size`.
-    times = []
-    cproofs = []
     with db.session() as session:
         reader = LogReader(session)
-        for first in firsts:
-            t0 = time.perf_counter()
-            cproof = reader.consistency(log_id, first, size)
-            times.append(time.perf_counter() - t0)
-            cproofs.append(cproof)
+        times, cproofs = sampled(firsts, lambda f: reader.consistency(log_id, f, size), budget)
     for cproof in cproofs:
         assert cproof.second_root == root
         merkle.verify_consistency(
@@ -513,29 +549,33 @@ def bench_proofs(
         )
     result["consistency_shared"] = times
 
-    times = []
-    for first in firsts:
-        t0 = time.perf_counter()
+    def fresh_consistency(f: int) -> None:
         with db.session() as session:
-            LogReader(session).consistency(log_id, first, size)
-        times.append(time.perf_counter() - t0)
-    result["consistency_fresh"] = times
+            LogReader(session).consistency(log_id, f, size)
 
-    # Raw limit: the same node reads (ids computed outside the timed part) plus the head row.
+    result["consistency_fresh"] = sampled(firsts, fresh_consistency, budget)[0]
+
+    # Raw limit: the head row plus the same nodes by primary key (ids computed beforehand).
     raw = RawProofReads(db.engine, log_id)
     try:
-        result["raw_inclusion"] = [
-            raw.read(
-                node_ids_for(
-                    [(idx, idx + 1), (0, size), *merkle.inclusion_ranges(idx, size)]
-                )
-            )
-            for idx in indexes
-        ]
-        result["raw_consistency"] = [
-            raw.read(node_ids_for([(0, first), (0, size), *merkle.consistency_ranges(first, size)]))
-            for first in firsts
-        ]
+        inc_ids = [inclusion_node_ids(i, size) for i in indexes]
+        con_ids = [consistency_node_ids(f, size) for f in firsts]
+        result["raw_inclusion"] = sampled(inc_ids, raw.read, budget)[0]
+        result["raw_consistency"] = sampled(con_ids, raw.read, budget)[0]
+
+        # Diagnostic: the node query the library actually sent, its plan, and its bare time.
+        def one_proof() -> None:
+            with db.session() as session:
+                LogReader(session).inclusion(log_id, indexes[0], size)
+
+        node_sql = [(s, p) for s, p in capture_sql(db.engine, one_proof) if "log_nodes" in s]
+        if node_sql:
+            statement, params = node_sql[0]
+            result["library_node_sql"] = " ".join(statement.split())
+            result["library_node_plan"] = raw.plan(statement, params)
+            result["library_sql_bare"] = sampled(
+                [params] * 20, lambda p: raw.run_library_sql(statement, p), budget / 4, min_n=3
+            )[0]
     finally:
         raw.close()
     return result

@@ -110,8 +110,9 @@ class KeyRing:
             now = writer.now()
             new = self._create(session, purpose)
             old.retired_at = now
-            old.overlap_until = now + self.overlap if purpose == "log" else now
-            rotation = Rotation(purpose, old.kid, new.kid, old.overlap_until)
+            # Only checkpoints carry several signatures; other statements stop at once.
+            old.overlap_until = now + self.overlap if purpose == "log" else None
+            rotation = Rotation(purpose, old.kid, new.kid, old.overlap_until or now)
             for log_id in log_ids:
                 writer.append(
                     log_id,
