@@ -8,7 +8,7 @@ from flask import g
 
 from ledger.apikeys import Principal, authenticate
 
-from api.deps import container, session
+from api.deps import session
 
 auth = HTTPTokenAuth(scheme="Bearer", description="An API key: `Authorization: Bearer cust_...`")
 
@@ -31,6 +31,3 @@ def _roles(principal: Principal) -> list[str]:
 def principal() -> Principal:
     current: Principal = g.principal
     return current
-
-
-__all__ = ["ANY_ROLE", "auth", "container", "principal"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Integer, List, Nested, String
+from apiflask.fields import Boolean, Integer, List, Nested, String
 from apiflask.validators import OneOf, Range
 from marshmallow import RAISE
 
@@ -100,3 +100,14 @@ class ApiKeyOut(Schema):
 
 class ApiKeyList(Schema):
     keys = List(Nested(ApiKeyOut))
+
+
+class VerificationOut(Schema):
+    log = String()
+    ok = Boolean()
+    entries = Integer()
+    checkpoints = Integer()
+    root_hash = String(metadata=B64)
+    signed_by = List(String(), metadata={"description": "key names whose signatures verified"})
+    error = String(allow_none=True, metadata={"description": "the first problem found"})
+    bad_index = Integer(allow_none=True, metadata={"description": "the entry it concerns"})

@@ -64,6 +64,7 @@ from ledger.verification import verify_database  # noqa: E402
 
 DEFAULT_SIZES = (100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)
+NOT_TIMES = ("library_node_sql", "library_node_plan")
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -80,6 +81,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=32, help="threads for the batched-append figure")
     p.add_argument("--unit", type=int, default=5000, help="entries per unit of work when filling")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--proof-seconds", type=float, default=None,
+                   help="time box per proof-latency variant (default 20, --quick 8)")
     args = p.parse_args(argv)
     if args.sizes:
         args.sizes = tuple(sorted(int(s) for s in args.sizes.split(",") if s.strip()))
@@ -88,9 +91,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     q = args.quick
     args.n_single = 200 if q else 1000  # one-at-a-time appends
     args.n_raw_commits = 200 if q else 1000
+    args.rounds = 4 if q else 10  # rounds interleaving appends and bare commits
     args.per_thread = 15 if q else 100  # batched appends per thread
     args.n_proofs = 500 if q else 2000
     args.limit_seconds = 0.5 if q else 1.5  # time box for each CPU-bound raw limit
+    if args.proof_seconds is None:  # time box for each proof-latency variant
+        args.proof_seconds = 8.0 if q else 20.0
     return args
 
 
@@ -214,38 +220,44 @@ def durability(engine: Engine) -> str:
 # --- raw limits -------------------------------------------------------------------------------
 
 
-def raw_commit_rate(engine: Engine, n: int, body_size: int) -> float:
-    """A bare INSERT + COMMIT per row (DBAPI level) in a scratch table."""
-    sqlite_ = engine.dialect.name == "sqlite"
-    raw = engine.raw_connection()  # through the pool: the engine's connect-time PRAGMAs apply
-    try:
-        cur = raw.cursor()
-        if sqlite_:
-            cur.execute("CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
-            sql = "INSERT INTO bench_raw (id, body) VALUES (?, ?)"
-        else:
-            cur.execute("CREATE TABLE bench_raw (id BIGINT PRIMARY KEY, body BYTEA NOT NULL)")
-            raw.commit()
-            sql = "INSERT INTO bench_raw (id, body) VALUES (%s, %s)"
-        body = b"x" * body_size
+class RawCommitter:
+    """A bare INSERT + COMMIT per row (DBAPI level) into a scratch table of a scratch database.
 
-        def one(i: int) -> None:
-            if sqlite_:  # the connect hook turned the driver's own transactions off
+    The connection comes from the engine's pool, so make_engine's connect-time PRAGMAs
+    (WAL, synchronous=FULL, ...) apply to it exactly as to the application's connections.
+    """
+
+    def __init__(self, engine: Engine, body_size: int) -> None:
+        self.sqlite = engine.dialect.name == "sqlite"
+        self.raw = engine.raw_connection()
+        self.cur = self.raw.cursor()
+        if self.sqlite:
+            self.cur.execute("CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+            self.sql = "INSERT INTO bench_raw (id, body) VALUES (?, ?)"
+        else:
+            self.cur.execute("CREATE TABLE bench_raw (id BIGINT PRIMARY KEY, body BYTEA NOT NULL)")
+            self.raw.commit()
+            self.sql = "INSERT INTO bench_raw (id, body) VALUES (%s, %s)"
+        self.body = b"x" * body_size
+        self.next_id = 0
+
+    def commits(self, n: int) -> float:
+        """Commit n rows one transaction each; return the seconds taken."""
+        cur, sql, body = self.cur, self.sql, self.body
+        start = time.perf_counter()
+        for _ in range(n):
+            self.next_id += 1
+            if self.sqlite:  # the connect hook turned the driver's own transactions off
                 cur.execute("BEGIN IMMEDIATE")
-                cur.execute(sql, (i, body))
+                cur.execute(sql, (self.next_id, body))
                 cur.execute("COMMIT")
             else:
-                cur.execute(sql, (i, body))
-                raw.commit()
+                cur.execute(sql, (self.next_id, body))
+                self.raw.commit()
+        return time.perf_counter() - start
 
-        for i in range(10):
-            one(-1 - i)
-        start = time.perf_counter()
-        for i in range(n):
-            one(i)
-        return n / (time.perf_counter() - start)
-    finally:
-        raw.close()
+    def close(self) -> None:
+        self.raw.close()
 
 
 def sha256_rates(bodies: Sequence[bytes], seconds: float) -> tuple[float, float]:
@@ -319,15 +331,44 @@ def stats_delta(container: Container, before: dict[str, int]) -> dict[str, int]:
     return {k: now[k] - before[k] for k in ("batches", "units", "entries", "checkpoints")}
 
 
-def bench_single(container: Container, log_id: str, n: int, pad: str) -> tuple[float, dict[str, int]]:
+def bench_single(
+    container: Container, log_id: str, raw: RawCommitter, n: int, n_raw: int, rounds: int,
+    pad: str
+) -> dict[str, Any]:
+    """Appends one at a time, interleaved in rounds with blocks of bare commits (disks are
+    noisy: both see the same weather)."""
     for i in range(10):  # warm-up: keys, pools, statement caches
         append_one(container, log_id, -1 - i, pad)
+    raw.commits(10)
     before = asdict(container.appender.stats)
-    start = time.perf_counter()
-    for i in range(n):
-        append_one(container, log_id, i, pad)
-    rate = n / (time.perf_counter() - start)
-    return rate, stats_delta(container, before)
+    app_secs = raw_secs = 0.0
+    ratios = []
+    done = 0
+    for r in range(rounds):
+        k = n // rounds + (1 if r < n % rounds else 0)
+        kr = n_raw // rounds + (1 if r < n_raw % rounds else 0)
+
+        def app_block(k: int = k) -> float:
+            nonlocal done
+            start = time.perf_counter()
+            for _ in range(k):
+                append_one(container, log_id, done, pad)
+                done += 1
+            return time.perf_counter() - start
+
+        if r % 2:
+            a_s, r_s = app_block(), raw.commits(kr)
+        else:
+            r_s, a_s = raw.commits(kr), app_block()
+        app_secs += a_s
+        raw_secs += r_s
+        ratios.append((k / a_s) / (kr / r_s))
+    return {
+        "per_s": n / app_secs,
+        "raw_commit_per_s": n_raw / raw_secs,
+        "round_ratios": ratios,
+        "stats": stats_delta(container, before),
+    }
 
 
 def bench_batched(
@@ -424,7 +465,7 @@ class RawProofReads:
     """The bare DBAPI reads a proof needs: the head row, then its nodes by primary key.
 
     The nodes are fetched in one query as an OR of (log_id, level, idx) equalities, a form
-    every backend answers with primary-key lookups; `run_library_sql` replays the exact SQL
+    both backends answer with primary-key lookups; `run_library_sql` replays the exact SQL
     the library sent instead, to show how much of a proof's time is that query's plan.
     """
 
@@ -437,11 +478,14 @@ class RawProofReads:
 
     def read(self, node_ids: Sequence[merkle.NodeId]) -> float:
         ph = self.ph
-        ors = " OR ".join(f"(level = {ph} AND idx = {ph})" for _ in node_ids)
-        sql = f"SELECT level, idx, hash FROM log_nodes WHERE log_id = {ph} AND ({ors})"
-        params: list[Any] = [self.log_id]
+        # log_id repeated in every disjunct: SQLite then plans one primary-key search per
+        # node (MULTI-INDEX OR); with `log_id = ? AND (... OR ...)` it scans the whole log.
+        sql = "SELECT level, idx, hash FROM log_nodes WHERE " + " OR ".join(
+            f"(log_id = {ph} AND level = {ph} AND idx = {ph})" for _ in node_ids
+        )
+        params: list[Any] = []
         for level, idx in node_ids:
-            params += [level, idx]
+            params += [self.log_id, level, idx]
         start = time.perf_counter()
         self.cur.execute(f"SELECT size, root_hash FROM logs WHERE id = {ph}", (self.log_id,))
         self.cur.fetchone()
@@ -583,7 +627,8 @@ def bench_proofs(
 
 def summarize_latency(times: Sequence[float]) -> dict[str, float]:
     us = [t * 1e6 for t in times]
-    return {"median_us": median(us), "p99_us": percentile(us, 99), "mean_us": sum(us) / len(us)}
+    return {"n": len(us), "median_us": median(us), "p99_us": percentile(us, 99),
+            "mean_us": sum(us) / len(us)}
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -627,24 +672,29 @@ def run(args: argparse.Namespace, out: Out) -> None:
         appends = container.tenants.create("bench-appends").log_id
         big = container.tenants.create("bench-fill").log_id
 
-        # 1. one at a time, vs a bare INSERT + COMMIT per row.
+        # 1. one at a time, vs a bare INSERT + COMMIT per row (interleaved in rounds).
         append_one(container, appends, -100, pad)
         body_size = len(sample_bodies(container, appends, 1)[0])
-        commit_rate = raw_commit_rate(raw_engine, args.n_raw_commits, body_size)
-        single, single_stats = bench_single(container, appends, args.n_single, pad)
-        commit_rate_after = raw_commit_rate_again(raw_engine, args.n_raw_commits, body_size)
-        raw_commit = (commit_rate + commit_rate_after) / 2
-        out.say(f"[1] {args.n_single} appends one at a time, {body_size}-byte entries "
-                f"(raw commit rate measured before and after: {commit_rate:,.0f}/s, "
-                f"{commit_rate_after:,.0f}/s; their mean is the limit)")
+        committer = RawCommitter(raw_engine, body_size)
+        try:
+            res1 = bench_single(container, appends, committer, args.n_single,
+                                args.n_raw_commits, args.rounds, pad)
+        finally:
+            committer.close()
+        single, raw_commit, single_stats = res1["per_s"], res1["raw_commit_per_s"], res1["stats"]
+        rr = res1["round_ratios"]
+        out.say(f"[1] {args.n_single} appends one at a time ({body_size}-byte entries), "
+                f"interleaved in {args.rounds} rounds with {args.n_raw_commits} bare "
+                "INSERT+COMMITs in a scratch table")
         out.say("    " + rate_line("appends/s (one at a time)", single, "raw commit rate", raw_commit))
+        out.say(f"    per-round ratios: median {median(rr):.3f}, min {min(rr):.3f}, "
+                f"max {max(rr):.3f}")
         out.say(f"    appender: {single_stats['batches']} transactions, "
                 f"{single_stats['checkpoints']} checkpoints signed")
         out.put("append_single", {"per_s": single, "n": args.n_single, "entry_bytes": body_size,
-                                  "raw_commit_per_s": raw_commit,
-                                  "raw_commit_per_s_before": commit_rate,
-                                  "raw_commit_per_s_after": commit_rate_after,
-                                  "ratio": single / raw_commit, "stats": single_stats})
+                                  "raw_commit_per_s": raw_commit, "raw_commits": args.n_raw_commits,
+                                  "ratio": single / raw_commit, "round_ratios": rr,
+                                  "stats": single_stats})
 
         # Hashing and signing limits, from real entry bytes and a real checkpoint body.
         bodies = sample_bodies(container, appends)
@@ -701,9 +751,24 @@ def run(args: argparse.Namespace, out: Out) -> None:
                                                "ratio_to_hashing": fill_rate / append_hash_rate}}
 
             scan_rate, scanned = raw_scan_rate(db.engine, big)
-            start = time.perf_counter()
-            reports = verify_database(db)
-            vsecs = time.perf_counter() - start
+            spent = {"seconds": 0.0, "proofs": 0}
+            original = LogReader.consistency
+
+            def timed_consistency(self: LogReader, *a: Any, **kw: Any) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return original(self, *a, **kw)
+                finally:
+                    spent["seconds"] += time.perf_counter() - t0
+                    spent["proofs"] += 1
+
+            LogReader.consistency = timed_consistency  # type: ignore[method-assign]
+            try:
+                start = time.perf_counter()
+                reports = verify_database(db)
+                vsecs = time.perf_counter() - start
+            finally:
+                LogReader.consistency = original  # type: ignore[method-assign]
             bad = [r.summary() for r in reports if not r.ok]
             total = sum(r.entries for r in reports)
             ok = not bad
@@ -711,7 +776,8 @@ def run(args: argparse.Namespace, out: Out) -> None:
             combined = 1 / (1 / scan_rate + 1 / append_hash_rate)
             out.say(f"[verify] verify_database: {len(reports)} logs, {total:,} entries, "
                     f"{sum(r.checkpoints for r in reports)} checkpoints, {vsecs:.1f} s, "
-                    f"{'ok' if ok else 'FAILED'}")
+                    f"{'ok' if ok else 'FAILED'}; of which {spent['seconds']:.1f} s in "
+                    f"{spent['proofs']} consistency proofs between checkpoints")
             for line in bad:
                 out.say("    " + line)
             out.say("    " + rate_line("full-verify entries/s", vrate, "append hashing limit",
@@ -721,33 +787,45 @@ def run(args: argparse.Namespace, out: Out) -> None:
             out.say("    " + rate_line("full-verify entries/s", vrate, "scan + hashing", combined))
             figure["verify"] = {"ok": ok, "logs": len(reports), "entries": total,
                                 "seconds": vsecs, "per_s": vrate, "raw_scan_per_s": scan_rate,
+                                "consistency_proof_seconds": spent["seconds"],
+                                "consistency_proofs": spent["proofs"],
                                 "ratio_to_hashing": vrate / append_hash_rate,
                                 "ratio_to_scan": vrate / scan_rate,
                                 "ratio_to_scan_plus_hashing": vrate / combined, "errors": bad}
             if not ok:
                 raise SystemExit("verification FAILED")
 
-            res = bench_proofs(container, big, size, args.n_proofs, rng)
-            lat = {k: summarize_latency(v) for k, v in res.items() if isinstance(v, list)}
-            out.say(f"[proofs] {args.n_proofs} random proofs each, tree size {size:,}; "
-                    "'shared' = one LogReader session for all proofs, 'fresh' = a new "
-                    "session per proof; all proofs verified against the head root")
-            for kind, raw_key in (("inclusion", "raw_inclusion"), ("consistency", "raw_consistency")):
+            res = bench_proofs(container, big, size, args.n_proofs, args.proof_seconds, rng)
+            lat = {k: summarize_latency(v) for k, v in res.items() if k not in NOT_TIMES}
+            out.say(f"[proofs] tree size {size:,}: up to {args.n_proofs} random proofs per "
+                    f"variant, or as many as fit in {args.proof_seconds:.0f} s; 'shared' = one "
+                    "session/LogReader for all proofs, 'fresh' = a new session per proof; every "
+                    "shared-session proof verified against the head root")
+            for kind in ("inclusion", "consistency"):
                 for how in ("shared", "fresh"):
                     k = f"{kind}_{how}"
                     out.say("    " + latency_line(
-                        f"{kind} proof ({how} session)", lat[k]["median_us"], lat[k]["p99_us"],
-                        "raw DBAPI reads (head + nodes)", lat[raw_key]["median_us"]))
+                        f"{kind} proof ({how} session, n={lat[k]['n']})", lat[k]["median_us"],
+                        lat[k]["p99_us"], "raw reads by primary key", lat["raw_" + kind]["median_us"]))
             for key in ("raw_inclusion", "raw_consistency"):
-                out.say(f"    {key}: median {lat[key]['median_us']:,.0f} us, "
-                        f"p99 {lat[key]['p99_us']:,.0f} us")
+                out.say(f"    {key} (DBAPI: head row + nodes by primary key, n={lat[key]['n']}): "
+                        f"median {lat[key]['median_us']:,.0f} us, p99 {lat[key]['p99_us']:,.0f} us")
+            if "library_sql_bare" in lat:
+                out.say(f"    the library's node query replayed bare through the DBAPI "
+                        f"(n={lat['library_sql_bare']['n']}): median "
+                        f"{lat['library_sql_bare']['median_us']:,.0f} us")
+                out.say(f"      SQL: {res['library_node_sql'][:160]}...")
+                out.say("      plan: " + " | ".join(res["library_node_plan"]))
             figure["proofs"] = {
                 k: {**v, "ratio_raw_over_figure":
                     (lat["raw_" + k.split("_")[0]]["median_us"] / v["median_us"])}
-                for k, v in lat.items() if not k.startswith("raw_")
+                for k, v in lat.items() if k.split("_")[0] in ("inclusion", "consistency")
             }
             figure["proofs"]["raw"] = {k: v for k, v in lat.items() if k.startswith("raw_")}
-            figure["proofs"]["samples"] = args.n_proofs
+            if "library_sql_bare" in lat:
+                figure["proofs"]["library_node_query"] = {
+                    "sql": res["library_node_sql"], "plan": res["library_node_plan"],
+                    **lat["library_sql_bare"]}
             figure["proofs"]["session_note"] = (
                 "shared: one session (and LogReader) for all proofs; fresh: new session per proof")
             sizes_out[str(size)] = figure
@@ -770,7 +848,7 @@ def run(args: argparse.Namespace, out: Out) -> None:
                       "consistency_fresh"):
                 p = fig["proofs"][k]
                 raw = fig["proofs"]["raw"]["raw_" + k.split("_")[0]]
-                out.say(latency_line(f"{k.replace('_', ' proof, ')} session @ {n:,}",
+                out.say(latency_line(f"{k.replace('_', ' proof, ')} session @ {n:,} (n={p['n']})",
                                      p["median_us"], p["p99_us"], "raw reads", raw["median_us"]))
         out.say(f"Ed25519 signatures/s: {fmt_rate(sign_rate)}  (checkpoints are signed at most "
                 f"once a second per log; {count_checkpoints(container)} signed in this run)")
@@ -788,13 +866,6 @@ def run(args: argparse.Namespace, out: Out) -> None:
         if scratch is not None:
             scratch.close()
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def raw_commit_rate_again(engine: Engine, n: int, body_size: int) -> float:
-    """The same bare commit loop into a second scratch table (the first one now exists)."""
-    with engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE bench_raw")
-    return raw_commit_rate(engine, n, body_size)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

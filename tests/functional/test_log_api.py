@@ -214,3 +214,20 @@ def test_request_ids_are_returned(client):
     response = client.get("/.well-known/custody-keys", headers={"X-Request-Id": "abc-123"})
     assert response.headers["X-Request-Id"] == "abc-123"
     assert len(client.get("/healthz").headers["X-Request-Id"]) == 16
+
+
+def test_verification_endpoint_reports_tampering(client, container, tenant):
+    from sqlalchemy import update
+
+    from ledger.models import LogEntry
+
+    grow(container, tenant.log_id, 3)
+    path = f"/v1/logs/{tenant.log_id}/verification"
+    platform = client.post("/v1/apikeys", json={"role": "platform"}, headers=auth(tenant.api_key.token)).json["api_key"]
+    assert client.get(path, headers=auth(platform)).status_code == 403
+    report = client.get(path, headers=auth(tenant.api_key.token)).json
+    assert report["ok"] and report["entries"] == 6 and report["error"] is None
+    with container.db.write() as session, session.begin():
+        session.execute(update(LogEntry).where(LogEntry.log_id == tenant.log_id, LogEntry.idx == 3).values(body=b"{}"))
+    report = client.get(path, headers=auth(tenant.api_key.token)).json
+    assert not report["ok"] and report["bad_index"] == 3 and "entry 3" in report["error"]
