@@ -15,7 +15,7 @@ auth = HTTPTokenAuth(scheme="Bearer", description="An API key: `Authorization: B
 ANY_ROLE = ["platform", "auditor", "admin"]
 
 
-@auth.verify_token
+@auth.verify_token  # type: ignore[untyped-decorator]
 def _verify(token: str) -> Principal | None:
     principal = authenticate(session(), token)
     if principal is not None:
@@ -23,7 +23,7 @@ def _verify(token: str) -> Principal | None:
     return principal
 
 
-@auth.get_user_roles
+@auth.get_user_roles  # type: ignore[untyped-decorator]
 def _roles(principal: Principal) -> list[str]:
     return [principal.role]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from apiflask import APIFlask
@@ -34,14 +35,18 @@ TITLES = {
 
 
 def problem(
-    status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
+    status: int,
+    detail: str,
+    headers: Mapping[str, Any] | None = None,
+    errors: list[dict[str, Any]] | None = None,
 ) -> Response:
     body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status}
     body["detail"] = detail
     request_id = g.get("request_id") if g else None
     if request_id:
         body["request_id"] = request_id
-    body.update(extra)
+    if errors:
+        body["errors"] = errors
     response = Response(json.dumps(body), status, headers=headers, mimetype=PROBLEM)
     (log.error if status >= 500 else log.warning)("%s %s", status, detail)
     return response
@@ -103,8 +108,8 @@ def register(app: APIFlask) -> None:
         if isinstance(error, NotFound):
             return problem(404, f"No such {error.kind}.")
         if isinstance(error, InvalidRequest):
-            extra = {"errors": [{"field": error.field, "message": str(error)}]} if error.field else {}
-            return problem(400, str(error), **extra)
+            named = [{"field": error.field, "message": str(error)}] if error.field else None
+            return problem(400, str(error), errors=named)
         if isinstance(error, Conflict):
             return problem(409, str(error))
         if isinstance(error, KeyUnavailable):

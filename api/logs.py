@@ -18,6 +18,14 @@ from api.deps import container, session
 bp = APIBlueprint("logs", __name__, url_prefix="/v1/logs", tag="Logs")
 
 
+NOTE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "C2SP signed checkpoint note",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+
 def b64(value: bytes) -> str:
     return base64.b64encode(value).decode()
 
@@ -40,7 +48,7 @@ def head(log: str) -> dict[str, Any]:
 
 
 @bp.get("/<log>/checkpoint")
-@bp.doc(responses={200: {"description": "C2SP signed checkpoint note", "content": {"text/plain": {}}}})
+@bp.doc(responses=NOTE_RESPONSE)
 def checkpoint(log: str) -> Response:
     """The latest signed checkpoint (C2SP tlog-checkpoint as a signed note). Public."""
     note = LogReader(session()).latest_checkpoint(log).note

@@ -815,7 +815,10 @@ def run(args: argparse.Namespace, out: Out) -> None:
                         f"(n={lat['library_sql_bare']['n']}): median "
                         f"{lat['library_sql_bare']['median_us']:,.0f} us")
                 out.say(f"      SQL: {res['library_node_sql'][:160]}...")
-                out.say("      plan: " + " | ".join(res["library_node_plan"]))
+                plan = [" ".join(line.split()) for line in res["library_node_plan"]]
+                shown = [line[:110] + ("..." if len(line) > 110 else "") for line in plan[:3]]
+                more = f" | ... ({len(plan) - 3} more lines in --out)" if len(plan) > 3 else ""
+                out.say("      plan: " + " | ".join(shown) + more)
             figure["proofs"] = {
                 k: {**v, "ratio_raw_over_figure":
                     (lat["raw_" + k.split("_")[0]]["median_us"] / v["median_us"])}

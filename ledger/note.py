@@ -26,8 +26,11 @@ class NoteError(ValueError):
 
 
 class NoteSigner(Protocol):
-    name: str
-    public_key: bytes
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def public_key(self) -> bytes: ...
 
     def sign(self, message: bytes) -> bytes: ...
 

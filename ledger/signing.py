@@ -19,9 +19,14 @@ from ledger.errors import KeyUnavailable
 
 
 class Signer(Protocol):
-    kid: str
-    name: str
-    public_key: bytes
+    @property
+    def kid(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def public_key(self) -> bytes: ...
 
     def sign(self, message: bytes) -> bytes:
         """A 64-byte detached Ed25519 signature."""

@@ -17,7 +17,7 @@ from ledger.db import Database
 from ledger.keys import KeyRing
 from ledger.logs import LogReader
 from ledger.models import Checkpoint, Log, LogEntry, SigningKeyRecord
-from ledger.verify import BUNDLE_FORMAT, LogReport, StoredCheckpoint, StoredEntry, verify_log
+from ledger.verify import BUNDLE_FORMAT, ConsistencySource, LogReport, StoredCheckpoint, StoredEntry, verify_log
 
 CHUNK = 2000
 
@@ -51,6 +51,13 @@ def _log_keys(session: Session) -> list[tuple[str, bytes]]:
     return [(row.name, row.public_key) for row in rows]
 
 
+def _stored_proofs(reader: LogReader, log_id: str) -> ConsistencySource:
+    def proof(first: int, second: int) -> list[bytes]:
+        return reader.consistency(log_id, first, second).proof
+
+    return proof
+
+
 def verify_database(db: Database, tenant_id: str | None = None) -> list[LogReport]:
     """Verify every log (or one tenant's) against its entries, nodes, head and checkpoints."""
     reports = []
@@ -60,8 +67,8 @@ def verify_database(db: Database, tenant_id: str | None = None) -> list[LogRepor
             query = query.where(Log.tenant_id == tenant_id)
         logs = list(session.scalars(query))
         keys = _log_keys(session)
+        reader = LogReader(session)
         for log in logs:
-            reader = LogReader(session)
             reports.append(
                 verify_log(
                     log_id=log.id,
@@ -74,7 +81,7 @@ def verify_database(db: Database, tenant_id: str | None = None) -> list[LogRepor
                     log_keys=keys,
                     expected_size=log.size,
                     expected_root=log.root_hash,
-                    consistency=lambda a, b, log_id=log.id: reader.consistency(log_id, a, b).proof,
+                    consistency=_stored_proofs(reader, log.id),
                 )
             )
     return reports

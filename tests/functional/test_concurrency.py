@@ -38,7 +38,7 @@ def test_processes_appending_at_once_make_one_linear_log(container, env):
     log_id = container.tenants.create("t").log_id
     workers = [start_worker(env, log_id, f"p{i}", 60, 6) for i in range(4)]
     outputs = [w.communicate(timeout=300) for w in workers]
-    for worker, (out, err) in zip(workers, outputs):
+    for worker, (_, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err
     acks = {}
     batches = entries = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import threading
 
@@ -51,7 +52,7 @@ def test_entries_chain_and_are_canonical(container):
     log_id = container.tenants.create("t").log_id
     appended = [_append(container, log_id, n) for n in range(5)]
     assert [a.index for a in appended] == [2, 3, 4, 5, 6]
-    for before, after in zip(appended, appended[1:]):
+    for before, after in itertools.pairwise(appended):
         entry = json.loads(after.body)
         assert base64.b64decode(entry["prev"]) == before.leaf_hash
         # Stored bytes are the canonical form: sorted keys, no spaces.
