@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from ledger.apikeys import ApiKeyService
-from ledger.appender import Appender
+from ledger.appender import CHECKPOINT_INTERVAL, Appender
 from ledger.clock import Clock, SystemClock
 from ledger.db import Database, make_engine, upgrade
 from ledger.keys import KeyRing
@@ -49,7 +50,8 @@ def build(
     )
     with db.write() as session, session.begin():
         keys.ensure(session)
-    appender = Appender(db, clock, keys.log_signers)
+    interval = max(CHECKPOINT_INTERVAL, timedelta(seconds=settings.checkpoint_seconds))
+    appender = Appender(db, clock, keys.log_signers, checkpoint_interval=interval)
     return Container(
         settings=settings,
         clock=clock,

@@ -16,8 +16,11 @@ measured in this run on this machine, and the ratio of the two:
 * filling large logs through the real appender in big units of work, vs the same hashing;
 * full verification (ledger.verification.verify_database) vs that hashing and vs a bare
   DBAPI scan of the entry rows;
-* inclusion and consistency proof latency (LogReader) vs the bare DBAPI reads a proof needs
-  (the log head and the stored nodes, in one round trip each).
+* inclusion and consistency proof latency (LogReader), with a shared session and with a
+  fresh session per proof, vs the bare DBAPI reads a proof needs: the log head row, and the
+  proof's stored nodes fetched by primary key in one query. Each latency variant runs up to
+  N proofs or for --proof-seconds, whichever comes first (the sample count is printed), and
+  the library's own node query is replayed bare and its query plan printed.
 
 For rates the ratio is figure / limit; for latencies it is limit latency / figure latency,
 so in both cases 1.0 means "as fast as the raw limit" and smaller means slower.
@@ -115,16 +118,20 @@ def fmt_rate(x: float) -> str:
     return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
 
 
+def fmt_ratio(x: float) -> str:
+    return f"{x:.3f}" if x >= 0.1 else f"{x:.3g}"
+
+
 def rate_line(label: str, value: float, limit_label: str, limit: float) -> str:
     ratio = value / limit if limit else float("nan")
-    return f"{label}: {fmt_rate(value)}/s  | {limit_label} {fmt_rate(limit)}/s | ratio {ratio:.3f}"
+    return f"{label}: {fmt_rate(value)}/s  | {limit_label} {fmt_rate(limit)}/s | ratio {fmt_ratio(ratio)}"
 
 
 def latency_line(label: str, med: float, p99: float, limit_label: str, limit_med: float) -> str:
     ratio = limit_med / med if med else float("nan")
     return (
         f"{label}: median {med:,.0f} us, p99 {p99:,.0f} us  | {limit_label} median "
-        f"{limit_med:,.0f} us | ratio {ratio:.3f}"
+        f"{limit_med:,.0f} us | ratio {fmt_ratio(ratio)}"
     )
 
 
@@ -162,7 +169,7 @@ class Scratch:
     def __init__(self, url: str, tmp: Path) -> None:
         self.tmp = tmp
         self.admin: Engine | None = None
-        self.dropped: list[str] = []
+        self.created: list[str] = []
         self.files: list[Path] = []
         tag = secrets.token_hex(4)
         if not url or url.startswith("sqlite"):
@@ -187,13 +194,13 @@ class Scratch:
         for db_name in (name, f"{name}_raw"):
             with self.admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{db_name}"'))
-            self.dropped.append(db_name)
+            self.created.append(db_name)
         self.app_url = admin_url.set(database=name).render_as_string(hide_password=False)
         self.raw_url = admin_url.set(database=f"{name}_raw").render_as_string(hide_password=False)
 
     def close(self) -> None:
         if self.admin is not None:
-            for db_name in self.dropped:
+            for db_name in self.created:
                 with self.admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
             self.admin.dispose()
@@ -335,8 +342,8 @@ def bench_single(
     container: Container, log_id: str, raw: RawCommitter, n: int, n_raw: int, rounds: int,
     pad: str
 ) -> dict[str, Any]:
-    """Appends one at a time, interleaved in rounds with blocks of bare commits (disks are
-    noisy: both see the same weather)."""
+    """Appends one at a time, interleaved in rounds with blocks of bare commits, so that
+    both are measured under the same (noisy) disk conditions."""
     for i in range(10):  # warm-up: keys, pools, statement caches
         append_one(container, log_id, -1 - i, pad)
     raw.commits(10)
@@ -722,7 +729,7 @@ def run(args: argparse.Namespace, out: Out) -> None:
         out.say()
         out.say(f"[2] {args.threads} threads x {args.per_thread} appends, group commit")
         out.say("    " + rate_line("appends/s (batched)", batched, "raw commit rate", raw_commit)
-                + "  (gain over one commit per row)")
+                + "  (group commit vs one bare commit per row)")
         out.say("    " + rate_line("appends/s (batched)", batched, "append hashing limit",
                                    append_hash_rate))
         out.say(f"    appender.stats: {bstats['batches']} batches (transactions), "

@@ -28,6 +28,7 @@ from ledger.clock import Clock
 from ledger.db import Database
 from ledger.entries import build_entry
 from ledger.errors import NotFound
+from ledger.logs import read_nodes
 from ledger.merkle import EMPTY_ROOT, Frontier, leaf_hash
 from ledger.models import Checkpoint, Log, LogEntry, LogNode
 from ledger.note import Checkpoint as CheckpointBody
@@ -35,7 +36,7 @@ from ledger.note import NoteSigner, sign_note
 
 T = TypeVar("T")
 
-CHECKPOINT_INTERVAL = timedelta(seconds=1)
+CHECKPOINT_INTERVAL = timedelta(seconds=1)  # the shortest allowed: at most one a second
 MAX_BATCH = 512
 
 
@@ -142,6 +143,7 @@ class Appender:
     db: Database
     clock: Clock
     log_signers: SignersFor
+    checkpoint_interval: timedelta = CHECKPOINT_INTERVAL
     max_batch: int = MAX_BATCH
     stats: AppenderStats = field(default_factory=AppenderStats)
 
@@ -250,23 +252,14 @@ class Appender:
     @staticmethod
     def _frontier(session: Session, head: Log) -> Frontier:
         ids = Frontier.ids_for(head.size)
-        if not ids:
-            return Frontier()
-        rows = session.execute(
-            select(LogNode.level, LogNode.idx, LogNode.hash).where(
-                LogNode.log_id == head.id,
-                LogNode.level.in_({level for level, _ in ids}),
-                LogNode.idx.in_({idx for _, idx in ids}),
-            )
-        ).all()
-        found = {(row.level, row.idx): row.hash for row in rows}
+        found = read_nodes(session, head.id, ids)
         return Frontier(head.size, [found[node] for node in ids])
 
     def _maybe_checkpoint(self, session: Session, head: Log) -> None:
         now = self.clock.now()
         if head.size <= head.checkpoint_size:
             return
-        if head.checkpoint_at is not None and now - head.checkpoint_at < CHECKPOINT_INTERVAL:
+        if head.checkpoint_at is not None and now - head.checkpoint_at < self.checkpoint_interval:
             return
         root = head.root_hash
         note = sign_note(

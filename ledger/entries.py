@@ -111,8 +111,8 @@ def build_entry(
         entry_type, validator = _TYPES[type]
     except KeyError:
         raise InvalidEntry(f"unknown entry type {type!r}") from None
-    errors = sorted(validator.iter_errors(dict(data)), key=lambda e: list(e.path))
-    if errors:
+    if not validator.is_valid(data):
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
         where = "/".join(str(p) for p in errors[0].path) or "data"
         raise InvalidEntry(f"{type}: {where}: {errors[0].message}")
     if subject is not None and not re.fullmatch(PSEUDONYM, subject):
