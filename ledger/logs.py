@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ledger import merkle
@@ -33,6 +33,14 @@ class ConsistencyProof:
     proof: list[bytes]
 
 
+# Built once: constructing the statement per proof cost more than running it.
+_NODES = select(LogNode.level, LogNode.idx, LogNode.hash).where(
+    LogNode.log_id == bindparam("log_id"),
+    LogNode.level.in_(bindparam("levels", expanding=True)),
+    LogNode.idx.in_(bindparam("indexes", expanding=True)),
+)
+
+
 def read_nodes(
     session: Session, log_id: str, ids: Sequence[merkle.NodeId]
 ) -> dict[merkle.NodeId, bytes]:
@@ -46,11 +54,12 @@ def read_nodes(
         return {}
     wanted = set(ids)
     rows = session.execute(
-        select(LogNode.level, LogNode.idx, LogNode.hash).where(
-            LogNode.log_id == log_id,
-            LogNode.level.in_(sorted({level for level, _ in wanted})),
-            LogNode.idx.in_(sorted({idx for _, idx in wanted})),
-        )
+        _NODES,
+        {
+            "log_id": log_id,
+            "levels": sorted({level for level, _ in wanted}),
+            "indexes": sorted({idx for _, idx in wanted}),
+        },
     ).all()
     return {(r.level, r.idx): r.hash for r in rows if (r.level, r.idx) in wanted}
 
