@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import TextClause, select, text
 from sqlalchemy.orm import Session
 
 from ledger import merkle
@@ -33,35 +34,29 @@ class ConsistencyProof:
     proof: list[bytes]
 
 
-# Built once: constructing the statement per proof cost more than running it.
-_NODES = select(LogNode.level, LogNode.idx, LogNode.hash).where(
-    LogNode.log_id == bindparam("log_id"),
-    LogNode.level.in_(bindparam("levels", expanding=True)),
-    LogNode.idx.in_(bindparam("indexes", expanding=True)),
-)
+@functools.lru_cache(maxsize=256)
+def _nodes_query(count: int) -> TextClause:
+    # One primary-key lookup per node, with log_id inside every term: SQLite answers a
+    # row-value IN, or log_id = ? AND (... OR ...), by scanning all of the log's nodes, and
+    # PostgreSQL answers level IN (...) AND idx IN (...) by scanning whole levels. Built as
+    # text and cached by size, because building the expression per proof cost more than
+    # running it.
+    terms = " OR ".join(f"(log_id = :log AND level = :l{i} AND idx = :i{i})" for i in range(count))
+    return text(f"SELECT level, idx, hash FROM log_nodes WHERE {terms}")
 
 
 def read_nodes(
     session: Session, log_id: str, ids: Sequence[merkle.NodeId]
 ) -> dict[merkle.NodeId, bytes]:
-    """Fetch stored nodes in one query of primary-key seeks.
-
-    `level IN (...) AND idx IN (...)` is a small superset of the wanted pairs that every
-    backend answers from the primary key; the extra rows are dropped here. (A row-value
-    IN makes SQLite scan all of the log's nodes; an OR of pairs is costly to build.)
-    """
-    if not ids:
+    """Fetch stored nodes in one query of primary-key seeks."""
+    wanted = sorted(set(ids))
+    if not wanted:
         return {}
-    wanted = set(ids)
-    rows = session.execute(
-        _NODES,
-        {
-            "log_id": log_id,
-            "levels": sorted({level for level, _ in wanted}),
-            "indexes": sorted({idx for _, idx in wanted}),
-        },
-    ).all()
-    return {(r.level, r.idx): r.hash for r in rows if (r.level, r.idx) in wanted}
+    params: dict[str, object] = {"log": log_id}
+    for i, (level, idx) in enumerate(wanted):
+        params[f"l{i}"], params[f"i{i}"] = level, idx
+    rows = session.execute(_nodes_query(len(wanted)), params).all()
+    return {(row[0], row[1]): bytes(row[2]) for row in rows}
 
 
 class LogReader:
