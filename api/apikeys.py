@@ -6,11 +6,10 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
-from ledger.errors import NotFound
-
 from api import schemas
 from api.auth import auth, principal
 from api.deps import container
+from ledger.errors import NotFound
 
 bp = APIBlueprint("apikeys", __name__, url_prefix="/v1/apikeys", tag="API keys")
 
@@ -37,7 +36,12 @@ def index() -> dict[str, Any]:
     keys = container().apikeys.list(principal().tenant_id)
     return {
         "keys": [
-            {"id": k.id, "role": k.role, "created_at": _ts(k.created_at), "revoked_at": _ts(k.revoked_at)}
+            {
+                "id": k.id,
+                "role": k.role,
+                "created_at": _ts(k.created_at),
+                "revoked_at": _ts(k.revoked_at),
+            }
             for k in keys
         ]
     }

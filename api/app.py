@@ -39,7 +39,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @app.before_request
     def _request_id() -> None:
         supplied = request.headers.get("X-Request-Id", "")
-        g.request_id = supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else secrets.token_hex(8)
+        g.request_id = (
+            supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else secrets.token_hex(8)
+        )
 
     @app.after_request
     def _headers(response: Response) -> Response:

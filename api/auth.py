@@ -6,9 +6,8 @@ from __future__ import annotations
 from apiflask import HTTPTokenAuth
 from flask import g
 
-from ledger.apikeys import Principal, authenticate
-
 from api.deps import session
+from ledger.apikeys import Principal, authenticate
 
 auth = HTTPTokenAuth(scheme="Bearer", description="An API key: `Authorization: Bearer cust_...`")
 

@@ -10,12 +10,11 @@ from typing import Any
 
 import click
 
+from api.container import Container, build
+from api.settings import ConfigError, Settings
 from ledger.errors import CustodyError
 from ledger.verification import export_bundle, verify_database
 from ledger.verify import LogReport, VerificationError, verify_bundle
-
-from api.container import Container, build
-from api.settings import ConfigError, Settings
 
 
 class Lazy:
@@ -61,7 +60,9 @@ def serve(lazy: Lazy, host: str, port: int, threads: int) -> None:
     app = create_app(container=container)
     scheduler = build_scheduler(container)
     scheduler.start()
-    where = container.settings.database_url and "the configured database" or container.settings.db_url
+    where = (
+        container.settings.database_url and "the configured database" or container.settings.db_url
+    )
     click.echo(f"custody: serving on http://{host}:{port} (data: {where})", err=True)
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="custody")
@@ -89,7 +90,12 @@ def tenants() -> None:
 
 @tenants.command("create")
 @click.argument("name")
-@click.option("--role", default="admin", show_default=True, type=click.Choice(["platform", "auditor", "admin"]))
+@click.option(
+    "--role",
+    default="admin",
+    show_default=True,
+    type=click.Choice(["platform", "auditor", "admin"]),
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @pass_lazy
 def tenants_create(lazy: Lazy, name: str, role: str, as_json: bool) -> None:
@@ -113,7 +119,11 @@ def tenants_create(lazy: Lazy, name: str, role: str, as_json: bool) -> None:
 def tenants_list(lazy: Lazy, as_json: bool) -> None:
     rows = lazy.get().tenants.list()
     payload = [{"tenant": t.id, "log": log.id, "name": t.name, "size": log.size} for t, log in rows]
-    _emit(as_json, {"tenants": payload}, [f"{p['tenant']}  {p['log']}  {p['size']:>8}  {p['name']}" for p in payload])
+    _emit(
+        as_json,
+        {"tenants": payload},
+        [f"{p['tenant']}  {p['log']}  {p['size']:>8}  {p['name']}" for p in payload],
+    )
 
 
 @main.group()
@@ -130,7 +140,12 @@ def apikeys_create(lazy: Lazy, tenant: str, role: str, as_json: bool) -> None:
     issued = _domain(lambda: lazy.get().apikeys.create(tenant, role))
     _emit(
         as_json,
-        {"id": issued.key_id, "tenant": issued.tenant_id, "role": issued.role, "api_key": issued.token},
+        {
+            "id": issued.key_id,
+            "tenant": issued.tenant_id,
+            "role": issued.role,
+            "api_key": issued.token,
+        },
         [f"api key: {issued.token}  ({issued.role}, id {issued.key_id}; shown once)"],
     )
 
@@ -149,10 +164,12 @@ def apikeys_revoke(lazy: Lazy, key_id: str) -> None:
 @pass_lazy
 def apikeys_list(lazy: Lazy, tenant: str, as_json: bool) -> None:
     keys = _domain(lambda: lazy.get().apikeys.list(tenant))
-    payload = [
-        {"id": k.id, "role": k.role, "revoked": k.revoked_at is not None} for k in keys
-    ]
-    _emit(as_json, {"keys": payload}, [f"{p['id']}  {p['role']:<8}  {'revoked' if p['revoked'] else 'active'}" for p in payload])
+    payload = [{"id": k.id, "role": k.role, "revoked": k.revoked_at is not None} for k in keys]
+    _emit(
+        as_json,
+        {"keys": payload},
+        [f"{p['id']}  {p['role']:<8}  {'revoked' if p['revoked'] else 'active'}" for p in payload],
+    )
 
 
 @main.group()
@@ -161,7 +178,9 @@ def keys() -> None:
 
 
 @keys.command("rotate")
-@click.option("--purpose", default="log", show_default=True, type=click.Choice(["log", "statement"]))
+@click.option(
+    "--purpose", default="log", show_default=True, type=click.Choice(["log", "statement"])
+)
 @pass_lazy
 def keys_rotate(lazy: Lazy, purpose: str) -> None:
     """Replace the active key; the old one stays published (and, for log keys, co-signs
@@ -181,7 +200,14 @@ def keys_list(lazy: Lazy, as_json: bool) -> None:
     container = lazy.get()
     with container.db.session() as session:
         published = container.keys.published(session)
-    _emit(as_json, {"keys": published}, [f"{k['kid']}  {k['purpose']:<9}  {k['status']:<8}  {k.get('verifier_key', '')}" for k in published])
+    _emit(
+        as_json,
+        {"keys": published},
+        [
+            f"{k['kid']}  {k['purpose']:<9}  {k['status']:<8}  {k.get('verifier_key', '')}"
+            for k in published
+        ],
+    )
 
 
 @main.command()
@@ -194,14 +220,31 @@ def checkpoint(lazy: Lazy) -> None:
 
 
 @main.command()
-@click.argument("bundle", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "bundle", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--tenant", help="only this tenant's log (live database)")
-@click.option("--keys", "keys_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="published key document to trust instead of the bundle's own keys.json")
-@click.option("--checkpoint", "trusted", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="a checkpoint you saw before; the log must be consistent with it")
+@click.option(
+    "--keys",
+    "keys_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="published key document to trust instead of the bundle's own keys.json",
+)
+@click.option(
+    "--checkpoint",
+    "trusted",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a checkpoint you saw before; the log must be consistent with it",
+)
 @click.option("--json", "as_json", is_flag=True)
-def verify(bundle: Path | None, tenant: str | None, keys_file: Path | None, trusted: tuple[Path, ...], as_json: bool) -> None:
+def verify(
+    bundle: Path | None,
+    tenant: str | None,
+    keys_file: Path | None,
+    trusted: tuple[Path, ...],
+    as_json: bool,
+) -> None:
     """Verify every log in the database, or an exported BUNDLE with no database at all.
 
     Exits 1 and names the first bad entry or checkpoint when anything does not verify."""
@@ -222,9 +265,24 @@ def verify(bundle: Path | None, tenant: str | None, keys_file: Path | None, trus
 
 def _report(reports: list[LogReport], as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({"ok": all(r.ok for r in reports), "logs": [
-            {**{k: v for k, v in asdict(r).items() if k not in ("root", "signed_by")},
-             "root": r.root.hex(), "signed_by": sorted(r.signed_by), "ok": r.ok} for r in reports]}))
+        click.echo(
+            json.dumps(
+                {
+                    "ok": all(r.ok for r in reports),
+                    "logs": [
+                        {
+                            **{
+                                k: v for k, v in asdict(r).items() if k not in ("root", "signed_by")
+                            },
+                            "root": r.root.hex(),
+                            "signed_by": sorted(r.signed_by),
+                            "ok": r.ok,
+                        }
+                        for r in reports
+                    ],
+                }
+            )
+        )
     else:
         for report in reports:
             click.echo(report.summary(), err=not report.ok)
@@ -239,7 +297,9 @@ def _report(reports: list[LogReport], as_json: bool) -> None:
 def export(lazy: Lazy, tenant: str, out: Path) -> None:
     """Write a bundle of the tenant's log that `custody verify FILE` checks offline."""
     container = lazy.get()
-    size = _domain(lambda: export_bundle(container.db, container.keys, container.clock, tenant, out))
+    size = _domain(
+        lambda: export_bundle(container.db, container.keys, container.clock, tenant, out)
+    )
     click.echo(f"wrote {out} ({size} entries)")
 
 

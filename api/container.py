@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from api.settings import Settings
 from ledger.apikeys import ApiKeyService
 from ledger.appender import CHECKPOINT_INTERVAL, Appender
 from ledger.clock import Clock, SystemClock
@@ -12,8 +13,6 @@ from ledger.db import Database, make_engine, upgrade
 from ledger.keys import KeyRing
 from ledger.signing import FileKeyStore, KeyStore
 from ledger.tenants import TenantService
-
-from api.settings import Settings
 
 
 @dataclass

@@ -95,9 +95,9 @@ def register(app: APIFlask) -> None:
         headers = dict(error.headers or {})
         if status == 422 or (status == 400 and isinstance(error.detail, dict) and error.detail):
             errors = _validation_errors(error.detail or {})
-            summary = "; ".join(
-                f"{e['field'] or e['in']}: {e['message']}" for e in errors
-            ) or str(error.message)
+            summary = "; ".join(f"{e['field'] or e['in']}: {e['message']}" for e in errors) or str(
+                error.message
+            )
             return problem(status, summary, headers, errors=errors)
         generic = error.message in (None, "", HTTP_STATUS_CODES.get(status))
         detail = DETAILS.get(status, str(error.message)) if generic else str(error.message)

@@ -8,12 +8,11 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import Response
 
-from ledger.logs import LogReader
-from ledger.verification import verify_database
-
 from api import schemas
 from api.auth import ANY_ROLE, auth, principal
 from api.deps import container, session
+from ledger.logs import LogReader
+from ledger.verification import verify_database
 
 bp = APIBlueprint("logs", __name__, url_prefix="/v1/logs", tag="Logs")
 

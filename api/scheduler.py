@@ -6,9 +6,8 @@ import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from ledger.appender import checkpoint_due
-
 from api.container import Container
+from ledger.appender import checkpoint_due
 
 log = logging.getLogger("custody.jobs")
 

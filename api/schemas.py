@@ -16,7 +16,9 @@ class Strict(Schema):
 
 
 class EntriesQuery(Strict):
-    start = Integer(required=True, validate=Range(min=0), metadata={"description": "first index, inclusive"})
+    start = Integer(
+        required=True, validate=Range(min=0), metadata={"description": "first index, inclusive"}
+    )
     end = Integer(
         required=True,
         validate=Range(min=0),
@@ -27,7 +29,9 @@ class EntriesQuery(Strict):
 class Entry(Schema):
     index = Integer()
     leaf_hash = String(metadata=B64)
-    entry = String(metadata={**B64, "description": "the exact entry bytes that were hashed, base64"})
+    entry = String(
+        metadata={**B64, "description": "the exact entry bytes that were hashed, base64"}
+    )
 
 
 class EntriesOut(Schema):
@@ -45,7 +49,9 @@ class InclusionOut(Schema):
     tree_size = Integer()
     leaf_hash = String(metadata=B64)
     root_hash = String(metadata=B64)
-    proof = List(String(metadata=B64), metadata={"description": "RFC 9162 inclusion path, leaf first"})
+    proof = List(
+        String(metadata=B64), metadata={"description": "RFC 9162 inclusion path, leaf first"}
+    )
 
 
 class ConsistencyQuery(Strict):

@@ -75,17 +75,27 @@ NOT_TIMES = ("library_node_sql", "library_node_plan")
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", default=None, help="log sizes for fill/verify/proofs (default 100000,1000000)")
+    p.add_argument(
+        "--sizes", default=None, help="log sizes for fill/verify/proofs (default 100000,1000000)"
+    )
     p.add_argument("--quick", action="store_true", help="sizes 10000,100000 and fewer iterations")
-    p.add_argument("--database-url", default="", help="PostgreSQL admin URL (a scratch database is "
-                   "created and dropped) or a SQLite URL; default: a fresh SQLite file in a temp dir")
+    p.add_argument(
+        "--database-url",
+        default="",
+        help="PostgreSQL admin URL (a scratch database is "
+        "created and dropped) or a SQLite URL; default: a fresh SQLite file in a temp dir",
+    )
     p.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
     p.add_argument("--pad", type=int, default=100, help="length of the 'pad' string in each entry")
     p.add_argument("--threads", type=int, default=32, help="threads for the batched-append figure")
     p.add_argument("--unit", type=int, default=5000, help="entries per unit of work when filling")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--proof-seconds", type=float, default=None,
-                   help="time box per proof-latency variant (default 20, --quick 8)")
+    p.add_argument(
+        "--proof-seconds",
+        type=float,
+        default=None,
+        help="time box per proof-latency variant (default 20, --quick 8)",
+    )
     args = p.parse_args(argv)
     if args.sizes:
         args.sizes = tuple(sorted(int(s) for s in args.sizes.split(",") if s.strip()))
@@ -182,7 +192,10 @@ class Scratch:
                 folder = tmp
                 app_path = tmp / "custody.db"
             raw_path = folder / f"custody_bench_{tag}_raw.db"
-            self.files += [raw_path, *(raw_path.with_name(raw_path.name + s) for s in ("-wal", "-shm"))]
+            self.files += [
+                raw_path,
+                *(raw_path.with_name(raw_path.name + s) for s in ("-wal", "-shm")),
+            ]
             self.app_url = f"sqlite:///{app_path}"
             self.raw_url = f"sqlite:///{raw_path}"
             self.backend = "sqlite"
@@ -328,9 +341,7 @@ def raw_scan_rate(engine: Engine, log_id: str) -> tuple[float, int]:
 
 
 def append_one(container: Container, log_id: str, n: int, pad: str) -> None:
-    container.appender.run(
-        [log_id], lambda w: w.append(log_id, "test.event", {"n": n, "pad": pad})
-    )
+    container.appender.run([log_id], lambda w: w.append(log_id, "test.event", {"n": n, "pad": pad}))
 
 
 def stats_delta(container: Container, before: dict[str, int]) -> dict[str, int]:
@@ -339,8 +350,7 @@ def stats_delta(container: Container, before: dict[str, int]) -> dict[str, int]:
 
 
 def bench_single(
-    container: Container, log_id: str, raw: RawCommitter, n: int, n_raw: int, rounds: int,
-    pad: str
+    container: Container, log_id: str, raw: RawCommitter, n: int, n_raw: int, rounds: int, pad: str
 ) -> dict[str, Any]:
     """Appends one at a time, interleaved in rounds with blocks of bare commits, so that
     both are measured under the same (noisy) disk conditions."""
@@ -416,7 +426,9 @@ def log_size(container: Container, log_id: str) -> int:
         return LogReader(session).head(log_id).size
 
 
-def fill(container: Container, log_id: str, target: int, unit: int, pad: str) -> tuple[int, float, int]:
+def fill(
+    container: Container, log_id: str, target: int, unit: int, pad: str
+) -> tuple[int, float, int]:
     """Grow the log to `target` entries in units of `unit` appends; (added, seconds, units)."""
     size = log_size(container, log_id)
     added, units = 0, 0
@@ -532,8 +544,9 @@ def consistency_node_ids(first: int, size: int) -> list[merkle.NodeId]:
     return node_ids_for([(0, first), (0, size), *merkle.consistency_ranges(first, size)])
 
 
-def sampled(items: Sequence[Any], fn: Callable[[Any], Any], budget: float, min_n: int = 10
-            ) -> tuple[list[float], list[Any]]:
+def sampled(
+    items: Sequence[Any], fn: Callable[[Any], Any], budget: float, min_n: int = 10
+) -> tuple[list[float], list[Any]]:
     """Time fn(item) for each item until the items or the time budget run out."""
     times: list[float] = []
     results: list[Any] = []
@@ -550,8 +563,9 @@ def sampled(items: Sequence[Any], fn: Callable[[Any], Any], budget: float, min_n
 def capture_sql(engine: Engine, action: Callable[[], Any]) -> list[tuple[str, Any]]:
     seen: list[tuple[str, Any]] = []
 
-    def listener(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
-                 executemany: bool) -> None:
+    def listener(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+    ) -> None:
         seen.append((statement, params))
 
     event.listen(engine, "before_cursor_execute", listener)
@@ -634,8 +648,12 @@ def bench_proofs(
 
 def summarize_latency(times: Sequence[float]) -> dict[str, float]:
     us = [t * 1e6 for t in times]
-    return {"n": len(us), "median_us": median(us), "p99_us": percentile(us, 99),
-            "mean_us": sum(us) / len(us)}
+    return {
+        "n": len(us),
+        "median_us": median(us),
+        "p99_us": percentile(us, 99),
+        "mean_us": sum(us) / len(us),
+    }
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -684,24 +702,41 @@ def run(args: argparse.Namespace, out: Out) -> None:
         body_size = len(sample_bodies(container, appends, 1)[0])
         committer = RawCommitter(raw_engine, body_size)
         try:
-            res1 = bench_single(container, appends, committer, args.n_single,
-                                args.n_raw_commits, args.rounds, pad)
+            res1 = bench_single(
+                container, appends, committer, args.n_single, args.n_raw_commits, args.rounds, pad
+            )
         finally:
             committer.close()
         single, raw_commit, single_stats = res1["per_s"], res1["raw_commit_per_s"], res1["stats"]
         rr = res1["round_ratios"]
-        out.say(f"[1] {args.n_single} appends one at a time ({body_size}-byte entries), "
-                f"interleaved in {args.rounds} rounds with {args.n_raw_commits} bare "
-                "INSERT+COMMITs in a scratch table")
-        out.say("    " + rate_line("appends/s (one at a time)", single, "raw commit rate", raw_commit))
-        out.say(f"    per-round ratios: median {median(rr):.3f}, min {min(rr):.3f}, "
-                f"max {max(rr):.3f}")
-        out.say(f"    appender: {single_stats['batches']} transactions, "
-                f"{single_stats['checkpoints']} checkpoints signed")
-        out.put("append_single", {"per_s": single, "n": args.n_single, "entry_bytes": body_size,
-                                  "raw_commit_per_s": raw_commit, "raw_commits": args.n_raw_commits,
-                                  "ratio": single / raw_commit, "round_ratios": rr,
-                                  "stats": single_stats})
+        out.say(
+            f"[1] {args.n_single} appends one at a time ({body_size}-byte entries), "
+            f"interleaved in {args.rounds} rounds with {args.n_raw_commits} bare "
+            "INSERT+COMMITs in a scratch table"
+        )
+        out.say(
+            "    " + rate_line("appends/s (one at a time)", single, "raw commit rate", raw_commit)
+        )
+        out.say(
+            f"    per-round ratios: median {median(rr):.3f}, min {min(rr):.3f}, max {max(rr):.3f}"
+        )
+        out.say(
+            f"    appender: {single_stats['batches']} transactions, "
+            f"{single_stats['checkpoints']} checkpoints signed"
+        )
+        out.put(
+            "append_single",
+            {
+                "per_s": single,
+                "n": args.n_single,
+                "entry_bytes": body_size,
+                "raw_commit_per_s": raw_commit,
+                "raw_commits": args.n_raw_commits,
+                "ratio": single / raw_commit,
+                "round_ratios": rr,
+                "stats": single_stats,
+            },
+        )
 
         # Hashing and signing limits, from real entry bytes and a real checkpoint body.
         bodies = sample_bodies(container, appends)
@@ -712,14 +747,25 @@ def run(args: argparse.Namespace, out: Out) -> None:
         out.say()
         out.say(f"raw limits (entries: {len(bodies)} real bodies, mean {mean_len:.0f} bytes):")
         out.say(f"    SHA-256 leaf hashes/s (hashlib, 0x00||entry): {fmt_rate(leaf_rate)}")
-        out.say(f"    leaf + node hashing an append implies (2 SHA-256/entry): "
-                f"{fmt_rate(append_hash_rate)} entries/s")
-        out.say(f"    Ed25519 signatures/s (PyNaCl, {len(message)}-byte checkpoint body): "
-                f"{fmt_rate(sign_rate)}")
-        out.put("limits", {"sha256_leaf_per_s": leaf_rate, "append_hashing_entries_per_s":
-                           append_hash_rate, "ed25519_sign_per_s": sign_rate,
-                           "entry_bytes_mean": mean_len, "checkpoint_body_bytes": len(message),
-                           "raw_commit_per_s": raw_commit})
+        out.say(
+            f"    leaf + node hashing an append implies (2 SHA-256/entry): "
+            f"{fmt_rate(append_hash_rate)} entries/s"
+        )
+        out.say(
+            f"    Ed25519 signatures/s (PyNaCl, {len(message)}-byte checkpoint body): "
+            f"{fmt_rate(sign_rate)}"
+        )
+        out.put(
+            "limits",
+            {
+                "sha256_leaf_per_s": leaf_rate,
+                "append_hashing_entries_per_s": append_hash_rate,
+                "ed25519_sign_per_s": sign_rate,
+                "entry_bytes_mean": mean_len,
+                "checkpoint_body_bytes": len(message),
+                "raw_commit_per_s": raw_commit,
+            },
+        )
 
         # 2. batched by group commit.
         batched, bstats, largest = bench_batched(
@@ -728,19 +774,34 @@ def run(args: argparse.Namespace, out: Out) -> None:
         per_txn = bstats["entries"] / max(1, bstats["batches"])
         out.say()
         out.say(f"[2] {args.threads} threads x {args.per_thread} appends, group commit")
-        out.say("    " + rate_line("appends/s (batched)", batched, "raw commit rate", raw_commit)
-                + "  (group commit vs one bare commit per row)")
-        out.say("    " + rate_line("appends/s (batched)", batched, "append hashing limit",
-                                   append_hash_rate))
-        out.say(f"    appender.stats: {bstats['batches']} batches (transactions), "
-                f"{bstats['entries']} entries, {bstats['units']} units -> {per_txn:.1f} entries "
-                f"per transaction (largest batch {largest} units), "
-                f"{bstats['checkpoints']} checkpoints")
-        out.put("append_batched", {"per_s": batched, "threads": args.threads,
-                                   "per_thread": args.per_thread, "stats": bstats,
-                                   "entries_per_transaction": per_txn, "largest_batch": largest,
-                                   "ratio_to_raw_commit": batched / raw_commit,
-                                   "ratio_to_hashing": batched / append_hash_rate})
+        out.say(
+            "    "
+            + rate_line("appends/s (batched)", batched, "raw commit rate", raw_commit)
+            + "  (group commit vs one bare commit per row)"
+        )
+        out.say(
+            "    "
+            + rate_line("appends/s (batched)", batched, "append hashing limit", append_hash_rate)
+        )
+        out.say(
+            f"    appender.stats: {bstats['batches']} batches (transactions), "
+            f"{bstats['entries']} entries, {bstats['units']} units -> {per_txn:.1f} entries "
+            f"per transaction (largest batch {largest} units), "
+            f"{bstats['checkpoints']} checkpoints"
+        )
+        out.put(
+            "append_batched",
+            {
+                "per_s": batched,
+                "threads": args.threads,
+                "per_thread": args.per_thread,
+                "stats": bstats,
+                "entries_per_transaction": per_txn,
+                "largest_batch": largest,
+                "ratio_to_raw_commit": batched / raw_commit,
+                "ratio_to_hashing": batched / append_hash_rate,
+            },
+        )
 
         # 3 + 4. grow a second log to each size; fill rate, full verification, proofs.
         sizes_out: dict[str, Any] = {}
@@ -749,13 +810,20 @@ def run(args: argparse.Namespace, out: Out) -> None:
             out.say(f"== log of {size:,} entries ==")
             added, secs, units = fill(container, big, size, args.unit, pad)
             fill_rate = added / secs if secs else float("nan")
-            out.say(f"[fill] {added:,} entries in {units} units of <= {args.unit} "
-                    f"in {secs:.1f} s")
-            out.say("    " + rate_line("fill entries/s", fill_rate, "append hashing limit",
-                                       append_hash_rate))
-            figure: dict[str, Any] = {"fill": {"entries": added, "seconds": secs, "units": units,
-                                               "per_s": fill_rate,
-                                               "ratio_to_hashing": fill_rate / append_hash_rate}}
+            out.say(f"[fill] {added:,} entries in {units} units of <= {args.unit} in {secs:.1f} s")
+            out.say(
+                "    "
+                + rate_line("fill entries/s", fill_rate, "append hashing limit", append_hash_rate)
+            )
+            figure: dict[str, Any] = {
+                "fill": {
+                    "entries": added,
+                    "seconds": secs,
+                    "units": units,
+                    "per_s": fill_rate,
+                    "ratio_to_hashing": fill_rate / append_hash_rate,
+                }
+            }
 
             scan_rate, scanned = raw_scan_rate(db.engine, big)
             spent = {"seconds": 0.0, "proofs": 0}
@@ -781,63 +849,101 @@ def run(args: argparse.Namespace, out: Out) -> None:
             ok = not bad
             vrate = total / vsecs
             combined = 1 / (1 / scan_rate + 1 / append_hash_rate)
-            out.say(f"[verify] verify_database: {len(reports)} logs, {total:,} entries, "
-                    f"{sum(r.checkpoints for r in reports)} checkpoints, {vsecs:.1f} s, "
-                    f"{'ok' if ok else 'FAILED'}; of which {spent['seconds']:.1f} s in "
-                    f"{spent['proofs']} consistency proofs between checkpoints")
+            out.say(
+                f"[verify] verify_database: {len(reports)} logs, {total:,} entries, "
+                f"{sum(r.checkpoints for r in reports)} checkpoints, {vsecs:.1f} s, "
+                f"{'ok' if ok else 'FAILED'}; of which {spent['seconds']:.1f} s in "
+                f"{spent['proofs']} consistency proofs between checkpoints"
+            )
             for line in bad:
                 out.say("    " + line)
-            out.say("    " + rate_line("full-verify entries/s", vrate, "append hashing limit",
-                                       append_hash_rate))
-            out.say("    " + rate_line("full-verify entries/s", vrate,
-                                       f"raw DBAPI scan ({scanned:,} rows)", scan_rate))
+            out.say(
+                "    "
+                + rate_line(
+                    "full-verify entries/s", vrate, "append hashing limit", append_hash_rate
+                )
+            )
+            out.say(
+                "    "
+                + rate_line(
+                    "full-verify entries/s", vrate, f"raw DBAPI scan ({scanned:,} rows)", scan_rate
+                )
+            )
             out.say("    " + rate_line("full-verify entries/s", vrate, "scan + hashing", combined))
-            figure["verify"] = {"ok": ok, "logs": len(reports), "entries": total,
-                                "seconds": vsecs, "per_s": vrate, "raw_scan_per_s": scan_rate,
-                                "consistency_proof_seconds": spent["seconds"],
-                                "consistency_proofs": spent["proofs"],
-                                "ratio_to_hashing": vrate / append_hash_rate,
-                                "ratio_to_scan": vrate / scan_rate,
-                                "ratio_to_scan_plus_hashing": vrate / combined, "errors": bad}
+            figure["verify"] = {
+                "ok": ok,
+                "logs": len(reports),
+                "entries": total,
+                "seconds": vsecs,
+                "per_s": vrate,
+                "raw_scan_per_s": scan_rate,
+                "consistency_proof_seconds": spent["seconds"],
+                "consistency_proofs": spent["proofs"],
+                "ratio_to_hashing": vrate / append_hash_rate,
+                "ratio_to_scan": vrate / scan_rate,
+                "ratio_to_scan_plus_hashing": vrate / combined,
+                "errors": bad,
+            }
             if not ok:
                 raise SystemExit("verification FAILED")
 
             res = bench_proofs(container, big, size, args.n_proofs, args.proof_seconds, rng)
             lat = {k: summarize_latency(v) for k, v in res.items() if k not in NOT_TIMES}
-            out.say(f"[proofs] tree size {size:,}: up to {args.n_proofs} random proofs per "
-                    f"variant, or as many as fit in {args.proof_seconds:.0f} s; 'shared' = one "
-                    "session/LogReader for all proofs, 'fresh' = a new session per proof; every "
-                    "shared-session proof verified against the head root")
+            out.say(
+                f"[proofs] tree size {size:,}: up to {args.n_proofs} random proofs per "
+                f"variant, or as many as fit in {args.proof_seconds:.0f} s; 'shared' = one "
+                "session/LogReader for all proofs, 'fresh' = a new session per proof; every "
+                "shared-session proof verified against the head root"
+            )
             for kind in ("inclusion", "consistency"):
                 for how in ("shared", "fresh"):
                     k = f"{kind}_{how}"
-                    out.say("    " + latency_line(
-                        f"{kind} proof ({how} session, n={lat[k]['n']})", lat[k]["median_us"],
-                        lat[k]["p99_us"], "raw reads by primary key", lat["raw_" + kind]["median_us"]))
+                    out.say(
+                        "    "
+                        + latency_line(
+                            f"{kind} proof ({how} session, n={lat[k]['n']})",
+                            lat[k]["median_us"],
+                            lat[k]["p99_us"],
+                            "raw reads by primary key",
+                            lat["raw_" + kind]["median_us"],
+                        )
+                    )
             for key in ("raw_inclusion", "raw_consistency"):
-                out.say(f"    {key} (DBAPI: head row + nodes by primary key, n={lat[key]['n']}): "
-                        f"median {lat[key]['median_us']:,.0f} us, p99 {lat[key]['p99_us']:,.0f} us")
+                out.say(
+                    f"    {key} (DBAPI: head row + nodes by primary key, n={lat[key]['n']}): "
+                    f"median {lat[key]['median_us']:,.0f} us, p99 {lat[key]['p99_us']:,.0f} us"
+                )
             if "library_sql_bare" in lat:
-                out.say(f"    the library's node query replayed bare through the DBAPI "
-                        f"(n={lat['library_sql_bare']['n']}): median "
-                        f"{lat['library_sql_bare']['median_us']:,.0f} us")
+                out.say(
+                    f"    the library's node query replayed bare through the DBAPI "
+                    f"(n={lat['library_sql_bare']['n']}): median "
+                    f"{lat['library_sql_bare']['median_us']:,.0f} us"
+                )
                 out.say(f"      SQL: {res['library_node_sql'][:160]}...")
                 plan = [" ".join(line.split()) for line in res["library_node_plan"]]
                 shown = [line[:110] + ("..." if len(line) > 110 else "") for line in plan[:3]]
                 more = f" | ... ({len(plan) - 3} more lines in --out)" if len(plan) > 3 else ""
                 out.say("      plan: " + " | ".join(shown) + more)
             figure["proofs"] = {
-                k: {**v, "ratio_raw_over_figure":
-                    (lat["raw_" + k.split("_")[0]]["median_us"] / v["median_us"])}
-                for k, v in lat.items() if k.split("_")[0] in ("inclusion", "consistency")
+                k: {
+                    **v,
+                    "ratio_raw_over_figure": (
+                        lat["raw_" + k.split("_")[0]]["median_us"] / v["median_us"]
+                    ),
+                }
+                for k, v in lat.items()
+                if k.split("_")[0] in ("inclusion", "consistency")
             }
             figure["proofs"]["raw"] = {k: v for k, v in lat.items() if k.startswith("raw_")}
             if "library_sql_bare" in lat:
                 figure["proofs"]["library_node_query"] = {
-                    "sql": res["library_node_sql"], "plan": res["library_node_plan"],
-                    **lat["library_sql_bare"]}
+                    "sql": res["library_node_sql"],
+                    "plan": res["library_node_plan"],
+                    **lat["library_sql_bare"],
+                }
             figure["proofs"]["session_note"] = (
-                "shared: one session (and LogReader) for all proofs; fresh: new session per proof")
+                "shared: one session (and LogReader) for all proofs; fresh: new session per proof"
+            )
             sizes_out[str(size)] = figure
         out.put("sizes", sizes_out)
 
@@ -846,22 +952,49 @@ def run(args: argparse.Namespace, out: Out) -> None:
         out.say("== summary (ratio = figure / limit for rates, limit / figure for latencies) ==")
         out.say(rate_line("appends/s (one at a time)", single, "raw commit rate", raw_commit))
         out.say(rate_line("appends/s (batched)", batched, "raw commit rate", raw_commit))
-        out.say(rate_line("appends/s (batched)", batched, "append hashing limit", append_hash_rate)
-                + f"  [{per_txn:.1f} entries/transaction]")
+        out.say(
+            rate_line("appends/s (batched)", batched, "append hashing limit", append_hash_rate)
+            + f"  [{per_txn:.1f} entries/transaction]"
+        )
         for size, fig in sizes_out.items():
             n = int(size)
-            out.say(rate_line(f"fill entries/s (to {n:,})", fig["fill"]["per_s"],
-                              "append hashing limit", append_hash_rate))
-            out.say(rate_line(f"full-verify entries/s ({fig['verify']['entries']:,})",
-                              fig["verify"]["per_s"], "append hashing limit", append_hash_rate))
-            for k in ("inclusion_shared", "consistency_shared", "inclusion_fresh",
-                      "consistency_fresh"):
+            out.say(
+                rate_line(
+                    f"fill entries/s (to {n:,})",
+                    fig["fill"]["per_s"],
+                    "append hashing limit",
+                    append_hash_rate,
+                )
+            )
+            out.say(
+                rate_line(
+                    f"full-verify entries/s ({fig['verify']['entries']:,})",
+                    fig["verify"]["per_s"],
+                    "append hashing limit",
+                    append_hash_rate,
+                )
+            )
+            for k in (
+                "inclusion_shared",
+                "consistency_shared",
+                "inclusion_fresh",
+                "consistency_fresh",
+            ):
                 p = fig["proofs"][k]
                 raw = fig["proofs"]["raw"]["raw_" + k.split("_")[0]]
-                out.say(latency_line(f"{k.replace('_', ' proof, ')} session @ {n:,} (n={p['n']})",
-                                     p["median_us"], p["p99_us"], "raw reads", raw["median_us"]))
-        out.say(f"Ed25519 signatures/s: {fmt_rate(sign_rate)}  (checkpoints are signed at most "
-                f"once a second per log; {count_checkpoints(container)} signed in this run)")
+                out.say(
+                    latency_line(
+                        f"{k.replace('_', ' proof, ')} session @ {n:,} (n={p['n']})",
+                        p["median_us"],
+                        p["p99_us"],
+                        "raw reads",
+                        raw["median_us"],
+                    )
+                )
+        out.say(
+            f"Ed25519 signatures/s: {fmt_rate(sign_rate)}  (checkpoints are signed at most "
+            f"once a second per log; {count_checkpoints(container)} signed in this run)"
+        )
         out.say(f"SHA-256 leaf hashes/s: {fmt_rate(leaf_rate)}")
         out.put("checkpoints_signed", count_checkpoints(container))
         out.put("appender_stats", asdict(container.appender.stats))

@@ -75,7 +75,9 @@ ID = {"type": "string", "pattern": "^[a-z]{1,8}_[a-z0-9]{8,64}$"}
 KID = {"type": "string", "pattern": "^[0-9a-f]{16}$"}
 TS = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"}
 
-LOG_CREATED = register(EntryType("log.created", 1, obj({"tenant": ID, "origin": {"type": "string"}})))
+LOG_CREATED = register(
+    EntryType("log.created", 1, obj({"tenant": ID, "origin": {"type": "string"}}))
+)
 KEY_ROTATED = register(
     EntryType(
         "key.rotated",
@@ -91,7 +93,9 @@ KEY_ROTATED = register(
     )
 )
 APIKEY_CREATED = register(
-    EntryType("apikey.created", 1, obj({"key": ID, "role": {"enum": ["platform", "auditor", "admin"]}}))
+    EntryType(
+        "apikey.created", 1, obj({"key": ID, "role": {"enum": ["platform", "auditor", "admin"]}})
+    )
 )
 APIKEY_REVOKED = register(EntryType("apikey.revoked", 1, obj({"key": ID})))
 
@@ -129,4 +133,3 @@ def build_entry(
             "prev": base64.b64encode(prev).decode() if prev is not None else None,
         }
     )
-

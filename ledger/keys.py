@@ -131,9 +131,7 @@ class KeyRing:
     def published(self, session: Session) -> list[dict[str, Any]]:
         now = self.clock.now()
         records = session.scalars(
-            select(SigningKeyRecord).order_by(
-                SigningKeyRecord.purpose, SigningKeyRecord.created_at
-            )
+            select(SigningKeyRecord).order_by(SigningKeyRecord.purpose, SigningKeyRecord.created_at)
         ).all()
         return [_describe(record, now) for record in records]
 

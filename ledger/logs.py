@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ledger import merkle
 from ledger.errors import InvalidRequest, NotFound
-from ledger.models import Checkpoint, Log, LogEntry, LogNode
+from ledger.models import Checkpoint, Log, LogEntry
 
 MAX_ENTRIES_PER_PAGE = 1000
 
@@ -101,7 +101,9 @@ class LogReader:
                 f"tree_size must be between 1 and the log's size ({head.size})", "tree_size"
             )
         if not 0 <= index < tree_size:
-            raise InvalidRequest(f"index must be between 0 and tree_size - 1 ({tree_size - 1})", "index")
+            raise InvalidRequest(
+                f"index must be between 0 and tree_size - 1 ({tree_size - 1})", "index"
+            )
         read = self.node_reader(log_id)
         ranges = [(index, index + 1), (0, tree_size), *merkle.inclusion_ranges(index, tree_size)]
         leaf, root, *proof = merkle.hashes_for_ranges(ranges, read)

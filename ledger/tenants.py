@@ -47,6 +47,8 @@ class TenantService:
     def list(self) -> list[tuple[Tenant, Log]]:
         with self.appender.db.session() as session:
             rows = session.execute(
-                select(Tenant, Log).join(Log, Log.tenant_id == Tenant.id).order_by(Tenant.created_at)
+                select(Tenant, Log)
+                .join(Log, Log.tenant_id == Tenant.id)
+                .order_by(Tenant.created_at)
             ).all()
             return [(row[0], row[1]) for row in rows]

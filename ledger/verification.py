@@ -17,7 +17,14 @@ from ledger.db import Database
 from ledger.keys import KeyRing
 from ledger.logs import LogReader
 from ledger.models import Checkpoint, Log, LogEntry, SigningKeyRecord
-from ledger.verify import BUNDLE_FORMAT, ConsistencySource, LogReport, StoredCheckpoint, StoredEntry, verify_log
+from ledger.verify import (
+    BUNDLE_FORMAT,
+    ConsistencySource,
+    LogReport,
+    StoredCheckpoint,
+    StoredEntry,
+    verify_log,
+)
 
 CHUNK = 2000
 
@@ -123,7 +130,10 @@ def export_bundle(db: Database, keys: KeyRing, clock: Clock, tenant_id: str, out
                     handle.write(json.dumps(line).encode() + b"\n")
             bundle.writestr(
                 "checkpoints.jsonl",
-                "".join(json.dumps({"tree_size": c.tree_size, "note": c.note}) + "\n" for c in checkpoints),
+                "".join(
+                    json.dumps({"tree_size": c.tree_size, "note": c.note}) + "\n"
+                    for c in checkpoints
+                ),
             )
             proofs = []
             for first, second in zip(sizes, sizes[1:], strict=False):

@@ -91,7 +91,14 @@ def verify_log(
     report = LogReport(log_id, origin)
     try:
         _verify(
-            report, entries, checkpoints, log_keys, expected_size, expected_root, consistency, trusted
+            report,
+            entries,
+            checkpoints,
+            log_keys,
+            expected_size,
+            expected_root,
+            consistency,
+            trusted,
         )
     except VerificationError as exc:
         report.error = str(exc)
@@ -292,7 +299,9 @@ def verify_bundle(
                 for p in _jsonl(bundle, "consistency.jsonl")
             }
             entries = (
-                StoredEntry(int(e["index"]), base64.b64decode(e["entry"]), base64.b64decode(e["leaf_hash"]))
+                StoredEntry(
+                    int(e["index"]), base64.b64decode(e["entry"]), base64.b64decode(e["leaf_hash"])
+                )
                 for e in _jsonl(bundle, "entries.jsonl")
             )
             return verify_log(

@@ -35,7 +35,9 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ob
 
 
 @pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, templates: dict[str, object], tmp_path: Path) -> Iterator[str]:
+def db_url(
+    request: pytest.FixtureRequest, templates: dict[str, object], tmp_path: Path
+) -> Iterator[str]:
     template = templates[request.param]
     url = template.fresh(tmp_path)  # type: ignore[attr-defined]
     yield url
@@ -83,10 +85,16 @@ def env(settings: Settings) -> dict[str, str]:
 def custody(env: dict[str, str]):  # type: ignore[no-untyped-def]
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [sys.executable, "-m", "api", *args], env=env, capture_output=True, text=True, timeout=120
+            [sys.executable, "-m", "api", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"custody {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"custody {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
     return run

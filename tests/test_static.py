@@ -13,13 +13,19 @@ def tool(name: str) -> str:
 
 
 def test_import_contracts_are_kept():
-    result = subprocess.run([tool("lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [tool("lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Contracts: 3 kept, 0 broken." in result.stdout
 
 
 def test_types_check_strictly_in_the_ledger():
     result = subprocess.run(
-        [tool("mypy"), "--no-incremental", "ledger", "api"], cwd=ROOT, capture_output=True, text=True, timeout=600
+        [tool("mypy"), "--no-incremental", "ledger", "api"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr

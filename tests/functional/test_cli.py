@@ -16,14 +16,26 @@ def test_tenants_and_keys_from_the_command_line(custody, client):
     created = json.loads(custody("tenants", "create", "Acme Motion", "--json").stdout)
     assert set(created) == {"tenant", "log", "api_key"}
     assert created["api_key"].startswith("cust_")
-    auditor = json.loads(custody("apikeys", "create", "--tenant", created["tenant"], "--role", "auditor", "--json").stdout)
+    auditor = json.loads(
+        custody(
+            "apikeys", "create", "--tenant", created["tenant"], "--role", "auditor", "--json"
+        ).stdout
+    )
     assert auditor["role"] == "auditor" and auditor["api_key"] != created["api_key"]
     headers = {"Authorization": f"Bearer {auditor['api_key']}"}
-    assert client.get(f"/v1/logs/{created['log']}/entries?start=0&end=5", headers=headers).status_code == 200
-    listed = json.loads(custody("apikeys", "list", "--tenant", created["tenant"], "--json").stdout)["keys"]
+    assert (
+        client.get(f"/v1/logs/{created['log']}/entries?start=0&end=5", headers=headers).status_code
+        == 200
+    )
+    listed = json.loads(custody("apikeys", "list", "--tenant", created["tenant"], "--json").stdout)[
+        "keys"
+    ]
     assert len(listed) == 2 and all("api_key" not in k for k in listed)
     custody("apikeys", "revoke", auditor["id"])
-    assert client.get(f"/v1/logs/{created['log']}/entries?start=0&end=5", headers=headers).status_code == 401
+    assert (
+        client.get(f"/v1/logs/{created['log']}/entries?start=0&end=5", headers=headers).status_code
+        == 401
+    )
     again = custody("apikeys", "revoke", auditor["id"], check=False)
     assert again.returncode == 1 and "already revoked" in again.stderr
     plain = custody("tenants", "create", "Second")
@@ -33,7 +45,9 @@ def test_tenants_and_keys_from_the_command_line(custody, client):
 def test_bad_arguments_are_clear(custody):
     bad_role = custody("apikeys", "create", "--tenant", "ten_x", "--role", "owner", check=False)
     assert bad_role.returncode == 2 and "owner" in bad_role.stderr
-    no_tenant = custody("apikeys", "create", "--tenant", "ten_doesnotexist00", "--role", "auditor", check=False)
+    no_tenant = custody(
+        "apikeys", "create", "--tenant", "ten_doesnotexist00", "--role", "auditor", check=False
+    )
     assert no_tenant.returncode == 1 and "tenant not found" in no_tenant.stderr
     empty = custody("tenants", "create", "   ", check=False)
     assert empty.returncode == 1 and "1 to 200 characters" in empty.stderr
@@ -49,7 +63,11 @@ def test_key_rotation_keeps_old_keys_published(custody, client):
     old = next(k for k in after if k["status"] == "retiring")
     assert old["kid"] in out and old["valid_until"]
     custody("keys", "rotate", "--purpose", "statement")
-    statement = [k for k in client.get("/.well-known/custody-keys").json["keys"] if k["purpose"] == "statement"]
+    statement = [
+        k
+        for k in client.get("/.well-known/custody-keys").json["keys"]
+        if k["purpose"] == "statement"
+    ]
     assert sorted(k["status"] for k in statement) == ["active", "retired"]
     assert custody("verify").returncode == 0
 
@@ -67,7 +85,10 @@ def test_serve_starts_a_working_service_on_a_fresh_data_folder(tmp_path, env):
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "api", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -85,19 +106,30 @@ def test_serve_starts_a_working_service_on_a_fresh_data_folder(tmp_path, env):
         created = json.loads(
             subprocess.run(
                 [sys.executable, "-m", "api", "tenants", "create", "Live", "--json"],
-                env=env, capture_output=True, text=True, check=True, timeout=60,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
             ).stdout
         )
         request = urllib.request.Request(
-            f"{base}/v1/apikeys", data=b'{"role": "platform"}', method="POST",
-            headers={"Authorization": f"Bearer {created['api_key']}", "Content-Type": "application/json"},
+            f"{base}/v1/apikeys",
+            data=b'{"role": "platform"}',
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {created['api_key']}",
+                "Content-Type": "application/json",
+            },
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 201
         # The scheduler inside `serve` signs a checkpoint over the new entry on its own.
         deadline = time.monotonic() + 30
         while True:
-            with urllib.request.urlopen(f"{base}/v1/logs/{created['log']}/checkpoint", timeout=5) as response:
+            with urllib.request.urlopen(
+                f"{base}/v1/logs/{created['log']}/checkpoint", timeout=5
+            ) as response:
                 size = int(response.read().decode().split("\n")[1])
             if size == 3:
                 break

@@ -20,7 +20,15 @@ pytestmark = pytest.mark.slow
 
 def start_worker(env, log_id: str, tag: str, count: int, threads: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.support.append_worker", log_id, tag, str(count), str(threads)],
+        [
+            sys.executable,
+            "-m",
+            "tests.support.append_worker",
+            log_id,
+            tag,
+            str(count),
+            str(threads),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -30,7 +38,11 @@ def start_worker(env, log_id: str, tag: str, count: int, threads: int) -> subpro
 
 def stored(container, log_id: str) -> list[dict]:
     with container.db.session() as session:
-        rows = session.execute(select(LogEntry.idx, LogEntry.body).where(LogEntry.log_id == log_id).order_by(LogEntry.idx)).all()
+        rows = session.execute(
+            select(LogEntry.idx, LogEntry.body)
+            .where(LogEntry.log_id == log_id)
+            .order_by(LogEntry.idx)
+        ).all()
     return [{"idx": idx, **json.loads(body)} for idx, body in rows]
 
 
@@ -77,7 +89,9 @@ def test_an_acknowledged_append_survives_kill_9(container, env):
     rows = stored(container, log_id)
     by_index = {r["idx"]: r for r in rows}
     for index, n in acked.items():
-        assert by_index[index]["data"] == {"n": n, "pad": "doomed"}, f"acknowledged entry {index} lost"
+        assert by_index[index]["data"] == {"n": n, "pad": "doomed"}, (
+            f"acknowledged entry {index} lost"
+        )
     assert [r["idx"] for r in rows] == list(range(len(rows)))
     assert all(report.ok for report in verify_database(container.db))
     # The log takes appends again after the crash, from where it really stands.

@@ -68,19 +68,25 @@ def test_proofs_verify_with_an_independent_verifier(client, container, tenant):
     origin, size, root = verify_checkpoint_independently(note.text, keys_doc)
     assert origin == tenant.origin and size == 14
 
-    page = client.get(f"/v1/logs/{tenant.log_id}/entries?start=0&end={size}", headers=auth(tenant.api_key.token)).json
+    page = client.get(
+        f"/v1/logs/{tenant.log_id}/entries?start=0&end={size}", headers=auth(tenant.api_key.token)
+    ).json
     bodies = [b64(e["entry"]) for e in page["entries"]]
     leaves = [rfc9162.leaf_hash(body) for body in bodies]
     assert [b64(e["leaf_hash"]) for e in page["entries"]] == leaves
     assert rfc9162.root_from_leaves(leaves) == root
 
     for index in range(size):
-        proof = client.get(f"/v1/logs/{tenant.log_id}/proofs/inclusion?index={index}&tree_size={size}").json
+        proof = client.get(
+            f"/v1/logs/{tenant.log_id}/proofs/inclusion?index={index}&tree_size={size}"
+        ).json
         path = [b64(h) for h in proof["proof"]]
         assert rfc9162.verify_inclusion(leaves[index], index, size, path, root)
         assert not rfc9162.verify_inclusion(leaves[index - 1], index, size, path, root) or size == 1
     for first in range(1, size + 1):
-        proof = client.get(f"/v1/logs/{tenant.log_id}/proofs/consistency?first={first}&second={size}").json
+        proof = client.get(
+            f"/v1/logs/{tenant.log_id}/proofs/consistency?first={first}&second={size}"
+        ).json
         path = [b64(h) for h in proof["proof"]]
         first_root = rfc9162.root_from_leaves(leaves[:first])
         assert rfc9162.verify_consistency(first, size, path, first_root, root)
@@ -95,7 +101,9 @@ def test_entries_page_and_head(client, container, tenant):
     grow(container, tenant.log_id, 3)
     head = client.get(f"/v1/logs/{tenant.log_id}", headers=auth(tenant.api_key.token)).json
     assert head["tree_size"] == 5 and head["origin"] == tenant.origin
-    page = client.get(f"/v1/logs/{tenant.log_id}/entries?start=1&end=3", headers=auth(tenant.api_key.token)).json
+    page = client.get(
+        f"/v1/logs/{tenant.log_id}/entries?start=1&end=3", headers=auth(tenant.api_key.token)
+    ).json
     assert [e["index"] for e in page["entries"]] == [1, 2] and page["next"] is None
     assert json.loads(b64(page["entries"][0]["entry"]))["seq"] == 1
 
@@ -105,9 +113,13 @@ def test_a_key_never_reaches_another_tenants_log(client, tenant, other):
         response = client.get(path, headers=auth(tenant.api_key.token))
         assert response.status_code == 404 and response.mimetype == PROBLEM
         # Same answer as for a log that does not exist at all.
-        missing = client.get(path.replace(other.log_id, "log_doesnotexist00"), headers=auth(tenant.api_key.token))
+        missing = client.get(
+            path.replace(other.log_id, "log_doesnotexist00"), headers=auth(tenant.api_key.token)
+        )
         assert missing.status_code == 404 and missing.json["detail"] == response.json["detail"]
-    own = client.get(f"/v1/logs/{tenant.log_id}/entries?start=0&end=1", headers=auth(tenant.api_key.token))
+    own = client.get(
+        f"/v1/logs/{tenant.log_id}/entries?start=0&end=1", headers=auth(tenant.api_key.token)
+    )
     assert own.status_code == 200
 
 
@@ -116,23 +128,39 @@ def test_keys_roles_and_revocation(client, container, tenant, other):
     assert client.get(path).status_code == 401
     assert client.get(path, headers=auth("cust_aaaaaaaaaaaaaaaa_" + "a" * 32)).status_code == 401
     assert client.get(path, headers=auth(tenant.api_key.token[:-1] + "a")).status_code == 401
-    created = client.post("/v1/apikeys", json={"role": "auditor"}, headers=auth(tenant.api_key.token))
+    created = client.post(
+        "/v1/apikeys", json={"role": "auditor"}, headers=auth(tenant.api_key.token)
+    )
     assert created.status_code == 201
     auditor = created.json["api_key"]
     assert auditor.startswith("cust_")
     assert client.get(path, headers=auth(auditor)).status_code == 200
     # An auditor cannot manage keys; an admin of another tenant cannot revoke ours.
-    assert client.post("/v1/apikeys", json={"role": "admin"}, headers=auth(auditor)).status_code == 403
-    assert client.delete(f"/v1/apikeys/{created.json['id']}", headers=auth(other.api_key.token)).status_code == 404
+    assert (
+        client.post("/v1/apikeys", json={"role": "admin"}, headers=auth(auditor)).status_code == 403
+    )
+    assert (
+        client.delete(
+            f"/v1/apikeys/{created.json['id']}", headers=auth(other.api_key.token)
+        ).status_code
+        == 404
+    )
     listed = client.get("/v1/apikeys", headers=auth(tenant.api_key.token)).json["keys"]
     assert {k["id"] for k in listed} == {tenant.api_key.key_id, created.json["id"]}
     assert all("api_key" not in k for k in listed)
-    assert client.delete(f"/v1/apikeys/{created.json['id']}", headers=auth(tenant.api_key.token)).status_code == 204
+    assert (
+        client.delete(
+            f"/v1/apikeys/{created.json['id']}", headers=auth(tenant.api_key.token)
+        ).status_code
+        == 204
+    )
     assert client.get(path, headers=auth(auditor)).status_code == 401
     again = client.delete(f"/v1/apikeys/{created.json['id']}", headers=auth(tenant.api_key.token))
     assert again.status_code == 409 and again.mimetype == PROBLEM
     # Key management is on the log.
-    page = client.get(f"/v1/logs/{tenant.log_id}/entries?start=0&end=100", headers=auth(tenant.api_key.token)).json
+    page = client.get(
+        f"/v1/logs/{tenant.log_id}/entries?start=0&end=100", headers=auth(tenant.api_key.token)
+    ).json
     types = [json.loads(b64(e["entry"]))["type"] for e in page["entries"]]
     assert types == ["log.created", "apikey.created", "apikey.created", "apikey.revoked"]
     assert all(auditor.encode() not in b64(e["entry"]) for e in page["entries"])
@@ -176,7 +204,9 @@ def test_bad_bodies_are_problems_and_write_nothing(client, container, tenant):
         (b"x" * (container.settings.max_body_bytes + 1), "application/json", 413),
     ]
     for body, content_type, status in cases:
-        response = client.post("/v1/apikeys", data=body, headers={**headers, "Content-Type": content_type})
+        response = client.post(
+            "/v1/apikeys", data=body, headers={**headers, "Content-Type": content_type}
+        )
         assert response.status_code == status, (body[:40], response.json)
         assert response.mimetype == PROBLEM
         assert response.json["detail"]
@@ -223,11 +253,17 @@ def test_verification_endpoint_reports_tampering(client, container, tenant):
 
     grow(container, tenant.log_id, 3)
     path = f"/v1/logs/{tenant.log_id}/verification"
-    platform = client.post("/v1/apikeys", json={"role": "platform"}, headers=auth(tenant.api_key.token)).json["api_key"]
+    platform = client.post(
+        "/v1/apikeys", json={"role": "platform"}, headers=auth(tenant.api_key.token)
+    ).json["api_key"]
     assert client.get(path, headers=auth(platform)).status_code == 403
     report = client.get(path, headers=auth(tenant.api_key.token)).json
     assert report["ok"] and report["entries"] == 6 and report["error"] is None
     with container.db.write() as session, session.begin():
-        session.execute(update(LogEntry).where(LogEntry.log_id == tenant.log_id, LogEntry.idx == 3).values(body=b"{}"))
+        session.execute(
+            update(LogEntry)
+            .where(LogEntry.log_id == tenant.log_id, LogEntry.idx == 3)
+            .values(body=b"{}")
+        )
     report = client.get(path, headers=auth(tenant.api_key.token)).json
     assert not report["ok"] and report["bad_index"] == 3 and "entry 3" in report["error"]

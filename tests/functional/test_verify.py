@@ -40,7 +40,9 @@ def sql(container, statement):
 
 def body_of(container, log_id, idx):
     with container.db.session() as session:
-        return session.scalar(select(LogEntry.body).where(LogEntry.log_id == log_id, LogEntry.idx == idx))
+        return session.scalar(
+            select(LogEntry.body).where(LogEntry.log_id == log_id, LogEntry.idx == idx)
+        )
 
 
 def test_untouched_database_and_bundle_verify(custody, populated, tmp_path):
@@ -59,7 +61,12 @@ def flip_byte(body: bytes) -> bytes:
 
 def test_one_changed_byte_is_named(custody, container, populated):
     log_id = populated.log_id
-    sql(container, update(LogEntry).where(LogEntry.log_id == log_id, LogEntry.idx == 7).values(body=flip_byte(body_of(container, log_id, 7))))
+    sql(
+        container,
+        update(LogEntry)
+        .where(LogEntry.log_id == log_id, LogEntry.idx == 7)
+        .values(body=flip_byte(body_of(container, log_id, 7))),
+    )
     result = custody("verify", check=False)
     assert result.returncode == 1
     assert "entry 7 was changed" in result.stderr
@@ -70,7 +77,12 @@ def test_changed_entry_with_its_leaf_hash_rewritten_is_named(custody, container,
 
     log_id = populated.log_id
     body = flip_byte(body_of(container, log_id, 7))
-    sql(container, update(LogEntry).where(LogEntry.log_id == log_id, LogEntry.idx == 7).values(body=body, leaf_hash=leaf_hash(body)))
+    sql(
+        container,
+        update(LogEntry)
+        .where(LogEntry.log_id == log_id, LogEntry.idx == 7)
+        .values(body=body, leaf_hash=leaf_hash(body)),
+    )
     result = custody("verify", "--tenant", populated.tenant_id, check=False)
     assert result.returncode == 1 and "entry 7 was changed" in result.stderr
 
@@ -80,7 +92,12 @@ def test_changed_last_entry_is_named(custody, container, populated):
 
     log_id = populated.log_id
     body = flip_byte(body_of(container, log_id, 19))
-    sql(container, update(LogEntry).where(LogEntry.log_id == log_id, LogEntry.idx == 19).values(body=body, leaf_hash=leaf_hash(body)))
+    sql(
+        container,
+        update(LogEntry)
+        .where(LogEntry.log_id == log_id, LogEntry.idx == 19)
+        .values(body=body, leaf_hash=leaf_hash(body)),
+    )
     result = custody("verify", check=False)
     assert result.returncode == 1 and "entry 19" in result.stderr
 
@@ -126,16 +143,26 @@ def test_truncation_is_caught_even_with_the_head_rewritten(custody, container, p
 def test_forged_checkpoint_is_named(custody, container, populated):
     log_id = populated.log_id
     with container.db.session() as session:
-        checkpoint = session.scalars(select(Checkpoint).where(Checkpoint.log_id == log_id).order_by(Checkpoint.tree_size)).all()[2]
+        checkpoint = session.scalars(
+            select(Checkpoint).where(Checkpoint.log_id == log_id).order_by(Checkpoint.tree_size)
+        ).all()[2]
     # A signature line by the real key's name and key hash, but made with another key.
     body, _, sig_line = checkpoint.note.rpartition("\n\n")
     _, name, blob = sig_line.strip().split(" ")
     forged_sig = SigningKey.generate().sign((body + "\n").encode()).signature
     forged = f"{body}\n\n\u2014 {name} {base64.b64encode(base64.b64decode(blob)[:4] + forged_sig).decode()}\n"
-    sql(container, update(Checkpoint).where(Checkpoint.log_id == log_id, Checkpoint.tree_size == checkpoint.tree_size).values(note=forged))
+    sql(
+        container,
+        update(Checkpoint)
+        .where(Checkpoint.log_id == log_id, Checkpoint.tree_size == checkpoint.tree_size)
+        .values(note=forged),
+    )
     result = custody("verify", check=False)
     assert result.returncode == 1
-    assert f"checkpoint at tree size {checkpoint.tree_size}" in result.stderr and "does not verify" in result.stderr
+    assert (
+        f"checkpoint at tree size {checkpoint.tree_size}" in result.stderr
+        and "does not verify" in result.stderr
+    )
 
 
 def test_checkpoint_signed_by_an_unknown_key_is_refused(custody, container, populated):
@@ -151,8 +178,16 @@ def test_checkpoint_signed_by_an_unknown_key_is_refused(custody, container, popu
         def sign(self, message):
             return self._key.sign(message).signature
 
-    note = sign_note(CheckpointBody(populated.origin, checkpoint.tree_size, checkpoint.root_hash).body(), [Rogue()])
-    sql(container, update(Checkpoint).where(Checkpoint.log_id == log_id, Checkpoint.tree_size == checkpoint.tree_size).values(note=note))
+    note = sign_note(
+        CheckpointBody(populated.origin, checkpoint.tree_size, checkpoint.root_hash).body(),
+        [Rogue()],
+    )
+    sql(
+        container,
+        update(Checkpoint)
+        .where(Checkpoint.log_id == log_id, Checkpoint.tree_size == checkpoint.tree_size)
+        .values(note=note),
+    )
     result = custody("verify", check=False)
     assert result.returncode == 1 and "no signature by a known key" in result.stderr
 
@@ -227,19 +262,37 @@ def test_tampered_bundle_is_named(custody, bundle, edit, expected):
 
 def test_truncated_bundle_with_rewritten_metadata_is_caught(custody, bundle):
     rewrite(bundle, "entries.jsonl", edit_lines(lambda lines: lines[:12]))
-    rewrite(bundle, "bundle.json", lambda data: json.dumps({**json.loads(data), "tree_size": 12}).encode())
+    rewrite(
+        bundle,
+        "bundle.json",
+        lambda data: json.dumps({**json.loads(data), "tree_size": 12}).encode(),
+    )
     result = custody("verify", str(bundle), check=False)
     assert result.returncode == 1 and "truncated" in result.stderr
 
 
-def test_truncation_below_a_checkpoint_you_kept_is_caught(custody, bundle, client, populated, tmp_path):
+def test_truncation_below_a_checkpoint_you_kept_is_caught(
+    custody, bundle, client, populated, tmp_path
+):
     kept = tmp_path / "seen.checkpoint"
     kept.write_text(client.get(f"/v1/logs/{populated.log_id}/checkpoint").text)
     # Remove the tail and every checkpoint that mentions it: only the kept one tells.
     rewrite(bundle, "entries.jsonl", edit_lines(lambda lines: lines[:12]))
-    rewrite(bundle, "bundle.json", lambda data: json.dumps({**json.loads(data), "tree_size": 12}).encode())
-    rewrite(bundle, "checkpoints.jsonl", edit_lines(lambda lines: [c for c in lines if c["tree_size"] <= 12]))
-    rewrite(bundle, "consistency.jsonl", edit_lines(lambda lines: [p for p in lines if p["second"] <= 12]))
+    rewrite(
+        bundle,
+        "bundle.json",
+        lambda data: json.dumps({**json.loads(data), "tree_size": 12}).encode(),
+    )
+    rewrite(
+        bundle,
+        "checkpoints.jsonl",
+        edit_lines(lambda lines: [c for c in lines if c["tree_size"] <= 12]),
+    )
+    rewrite(
+        bundle,
+        "consistency.jsonl",
+        edit_lines(lambda lines: [p for p in lines if p["second"] <= 12]),
+    )
     assert custody("verify", str(bundle), check=False).returncode in (0, 1)
     result = custody("verify", str(bundle), "--checkpoint", str(kept), check=False)
     assert result.returncode == 1 and "truncated" in result.stderr
@@ -253,7 +306,14 @@ def test_bundle_checked_against_independently_fetched_keys(custody, bundle, clie
     stranger = SigningKey.generate()
     from ledger.note import verifier_key
 
-    fake = {"keys": [{"purpose": "log", "verifier_key": verifier_key("custody.local", bytes(stranger.verify_key))}]}
+    fake = {
+        "keys": [
+            {
+                "purpose": "log",
+                "verifier_key": verifier_key("custody.local", bytes(stranger.verify_key)),
+            }
+        ]
+    }
     rewrite(bundle, "keys.json", lambda data: json.dumps(fake).encode())
     result = custody("verify", str(bundle), check=False)
     assert result.returncode == 1 and "no signature by a known key" in result.stderr

@@ -45,6 +45,7 @@ def root_from_leaves(leaf_hashes: list[bytes]) -> bytes:
 
 # --- argument checks: anything malformed makes the verifier return False ---
 
+
 def _is_size(*values) -> bool:
     return all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values)
 
@@ -76,6 +77,7 @@ def _lsb(x: int) -> int:
 
 # --- RFC 9162 ---
 
+
 def _root_from_inclusion(entry: bytes, fn: int, sn: int, proof) -> bytes | None:
     """RFC 9162 2.1.3.2 steps 2-5 with fn = leaf index, sn = tree size - 1.
     Returns the computed root, or None if the proof has the wrong length."""
@@ -95,13 +97,18 @@ def _root_from_inclusion(entry: bytes, fn: int, sn: int, proof) -> bytes | None:
     return r if sn == 0 else None  # sn != 0: proof too short
 
 
-def verify_inclusion(leaf_hash: bytes, index: int, tree_size: int, proof: list[bytes],
-                     root: bytes) -> bool:
+def verify_inclusion(
+    leaf_hash: bytes, index: int, tree_size: int, proof: list[bytes], root: bytes
+) -> bool:
     """RFC 9162 2.1.3.2: verify `proof` that `leaf_hash` is leaf `index` of the
     tree of `tree_size` leaves with root hash `root`."""
     try:
-        if not (_is_size(index, tree_size) and _is_hash(leaf_hash) and _is_proof(proof)
-                and _is_bytes(root)):
+        if not (
+            _is_size(index, tree_size)
+            and _is_hash(leaf_hash)
+            and _is_proof(proof)
+            and _is_bytes(root)
+        ):
             return False
         if index >= tree_size:  # step 1
             return False
@@ -111,13 +118,15 @@ def verify_inclusion(leaf_hash: bytes, index: int, tree_size: int, proof: list[b
         return False
 
 
-def verify_consistency(size1: int, size2: int, proof: list[bytes], root1: bytes,
-                       root2: bytes) -> bool:
+def verify_consistency(
+    size1: int, size2: int, proof: list[bytes], root1: bytes, root2: bytes
+) -> bool:
     """RFC 9162 2.1.4.2: verify `proof` that the tree of `size1` leaves with
     root `root1` is a prefix of the tree of `size2` leaves with root `root2`."""
     try:
-        if not (_is_size(size1, size2) and _is_proof(proof)
-                and _is_bytes(root1) and _is_bytes(root2)):
+        if not (
+            _is_size(size1, size2) and _is_proof(proof) and _is_bytes(root1) and _is_bytes(root2)
+        ):
             return False
         # A consistency proof needs 0 < size1 <= size2 (RFC 9162 2.1.4: PROOF(m, D_n)
         # is defined for 0 < m <= n; a proof from the empty tree proves nothing).
@@ -155,13 +164,19 @@ def verify_consistency(size1: int, size2: int, proof: list[bytes], root1: bytes,
 
 # --- Merkle Tree Certificates draft: subtrees ---
 
-def verify_subtree_inclusion(leaf_hash: bytes, index: int, start: int, end: int,
-                             proof: list[bytes], subtree_root: bytes) -> bool:
+
+def verify_subtree_inclusion(
+    leaf_hash: bytes, index: int, start: int, end: int, proof: list[bytes], subtree_root: bytes
+) -> bool:
     """MTC draft, "Evaluating / Verifying a Subtree Inclusion Proof": the RFC 9162
     inclusion proof of entry `index - start` in the tree D[start:end]."""
     try:
-        if not (_is_size(index, start, end) and _is_hash(leaf_hash) and _is_proof(proof)
-                and _is_bytes(subtree_root)):
+        if not (
+            _is_size(index, start, end)
+            and _is_hash(leaf_hash)
+            and _is_proof(proof)
+            and _is_bytes(subtree_root)
+        ):
             return False
         # Step 1: valid subtree and start <= index < end (so start == end is rejected).
         if not _is_valid_subtree(start, end) or not start <= index < end:
@@ -172,14 +187,19 @@ def verify_subtree_inclusion(leaf_hash: bytes, index: int, start: int, end: int,
         return False
 
 
-def verify_subtree_consistency(start: int, end: int, size: int, proof: list[bytes],
-                               subtree_root: bytes, root: bytes) -> bool:
+def verify_subtree_consistency(
+    start: int, end: int, size: int, proof: list[bytes], subtree_root: bytes, root: bytes
+) -> bool:
     """MTC draft, "Verifying a Subtree Consistency Proof": verify `proof` that the
     subtree [start, end) with hash `subtree_root` is part of the tree of `size`
     leaves with root hash `root`."""
     try:
-        if not (_is_size(start, end, size) and _is_proof(proof)
-                and _is_bytes(subtree_root) and _is_bytes(root)):
+        if not (
+            _is_size(start, end, size)
+            and _is_proof(proof)
+            and _is_bytes(subtree_root)
+            and _is_bytes(root)
+        ):
             return False
         node_hash, root_hash = bytes(subtree_root), bytes(root)
         # Step 1: valid subtree and end <= size (implies 0 <= start <= end <= size).

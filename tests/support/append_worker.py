@@ -39,7 +39,9 @@ def main() -> None:
         thread.start()
     for thread in pool:
         thread.join()
-    sys.stdout.write(f"done {container.appender.stats.batches} {container.appender.stats.entries}\n")
+    sys.stdout.write(
+        f"done {container.appender.stats.batches} {container.appender.stats.entries}\n"
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 def postgres_url() -> str | None:
     """CUSTODY_TEST_DATABASE_URL when set (it must then work), else the local server if up."""
     configured = os.environ.get("CUSTODY_TEST_DATABASE_URL")
-    candidates = [configured] if configured else [DEFAULT_PG, DEFAULT_PG.replace("postgres@", "root@")]
+    candidates = (
+        [configured] if configured else [DEFAULT_PG, DEFAULT_PG.replace("postgres@", "root@")]
+    )
     for url in candidates:
         engine = create_engine(url, connect_args={"connect_timeout": 3})
         try:

@@ -21,7 +21,9 @@ from tests.independent import rfc9162
 
 
 def _append(container, log_id, n, **extra):
-    return container.appender.run([log_id], lambda w: w.append(log_id, "test.event", {"n": n, **extra}))
+    return container.appender.run(
+        [log_id], lambda w: w.append(log_id, "test.event", {"n": n, **extra})
+    )
 
 
 def test_tenant_creation_starts_its_log_with_a_signed_checkpoint(container):
@@ -46,7 +48,9 @@ def _log_keys(container):
     from ledger.models import SigningKeyRecord
 
     with container.db.session() as session:
-        return list(session.scalars(select(SigningKeyRecord).where(SigningKeyRecord.purpose == "log")))
+        return list(
+            session.scalars(select(SigningKeyRecord).where(SigningKeyRecord.purpose == "log"))
+        )
 
 
 def test_entries_chain_and_are_canonical(container):
@@ -81,7 +85,11 @@ def test_a_failing_unit_rolls_back_alone(container):
         except RuntimeError as exc:
             results["bad"] = exc
 
-    threads = [threading.Thread(target=good, args=("a", 1)), threading.Thread(target=good, args=("b", 2)), threading.Thread(target=bad)]
+    threads = [
+        threading.Thread(target=good, args=("a", 1)),
+        threading.Thread(target=good, args=("b", 2)),
+        threading.Thread(target=bad),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -105,12 +113,19 @@ def test_invalid_entries_are_refused_without_a_trace(container):
     with pytest.raises(InvalidEntry, match="unknown entry type"):
         container.appender.run([log_id], lambda w: w.append(log_id, "no.such.type", {}))
     with pytest.raises(InvalidEntry, match="pseudonym"):
-        container.appender.run([log_id], lambda w: w.append(log_id, "test.event", {"n": 1}, subject="Jane Doe"))
+        container.appender.run(
+            [log_id], lambda w: w.append(log_id, "test.event", {"n": 1}, subject="Jane Doe")
+        )
     with pytest.raises(NotFound):
         _append(container, "log_doesnotexist00", 1)
     with container.db.session() as session:
         assert session.get(Log, log_id).size == size
-        assert session.scalar(select(func.count()).select_from(LogEntry).where(LogEntry.log_id == log_id)) == size
+        assert (
+            session.scalar(
+                select(func.count()).select_from(LogEntry).where(LogEntry.log_id == log_id)
+            )
+            == size
+        )
 
 
 def test_group_commit_batches_concurrent_callers(container):
@@ -144,7 +159,9 @@ def test_checkpoints_at_most_once_a_second_and_only_when_grown(container, clock)
 
     def count():
         with container.db.session() as session:
-            return session.scalar(select(func.count()).select_from(Checkpoint).where(Checkpoint.log_id == log_id))
+            return session.scalar(
+                select(func.count()).select_from(Checkpoint).where(Checkpoint.log_id == log_id)
+            )
 
     assert count() == 1
     _append(container, log_id, 1)

@@ -42,16 +42,42 @@ def _proof(value):
 # Per folder: the verifier function's name and its positional arguments, in the
 # order shared by rfc9162 and ledger.merkle.
 KINDS = {
-    "inclusion": ("verify_inclusion", lambda v: (
-        _b64(v["leafHash"]), v["leafIdx"], v["treeSize"], _proof(v["proof"]), _b64(v["root"]))),
-    "consistency": ("verify_consistency", lambda v: (
-        v["size1"], v["size2"], _proof(v["proof"]), _b64(v["root1"]), _b64(v["root2"]))),
-    "subtreeinclusion": ("verify_subtree_inclusion", lambda v: (
-        _b64(v["leafHash"]), v["leafIdx"], v["start"], v["end"], _proof(v["proof"]),
-        _b64(v["root"]))),
-    "subtreeconsistency": ("verify_subtree_consistency", lambda v: (
-        v["start"], v["end"], v["size"], _proof(v["proof"]), _b64(v["root1"]),
-        _b64(v["root2"]))),
+    "inclusion": (
+        "verify_inclusion",
+        lambda v: (
+            _b64(v["leafHash"]),
+            v["leafIdx"],
+            v["treeSize"],
+            _proof(v["proof"]),
+            _b64(v["root"]),
+        ),
+    ),
+    "consistency": (
+        "verify_consistency",
+        lambda v: (v["size1"], v["size2"], _proof(v["proof"]), _b64(v["root1"]), _b64(v["root2"])),
+    ),
+    "subtreeinclusion": (
+        "verify_subtree_inclusion",
+        lambda v: (
+            _b64(v["leafHash"]),
+            v["leafIdx"],
+            v["start"],
+            v["end"],
+            _proof(v["proof"]),
+            _b64(v["root"]),
+        ),
+    ),
+    "subtreeconsistency": (
+        "verify_subtree_consistency",
+        lambda v: (
+            v["start"],
+            v["end"],
+            v["size"],
+            _proof(v["proof"]),
+            _b64(v["root1"]),
+            _b64(v["root2"]),
+        ),
+    ),
 }
 
 MISSING = "vectors-missing"

@@ -16,7 +16,15 @@ def test_migrated_schema_matches_the_models(db_url):
         assert compare_metadata(context, Base.metadata) == []
         assert context.get_current_revision() is not None
     tables = set(inspect(engine).get_table_names())
-    assert {"tenants", "api_keys", "logs", "log_entries", "log_nodes", "checkpoints", "signing_keys"} <= tables
+    assert {
+        "tenants",
+        "api_keys",
+        "logs",
+        "log_entries",
+        "log_nodes",
+        "checkpoints",
+        "signing_keys",
+    } <= tables
     engine.dispose()
 
 
