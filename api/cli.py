@@ -51,7 +51,7 @@ def main() -> None:
 @pass_lazy
 def serve(lazy: Lazy, host: str, port: int, threads: int) -> None:
     """Run the web app, the scheduler and the job runner in one process."""
-    from waitress import serve as waitress_serve  # type: ignore[import-untyped]
+    from waitress import serve as waitress_serve  # type: ignore[import-untyped,unused-ignore]
 
     from api.app import create_app
     from api.scheduler import build_scheduler

@@ -38,7 +38,3 @@ class FakeClock:
 def format_ts(moment: datetime) -> str:
     """RFC 3339 UTC with microseconds and a `Z`, the one timestamp form on the log."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_ts(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

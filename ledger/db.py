@@ -60,10 +60,6 @@ class Database:
         self.read = sessionmaker(engine, expire_on_commit=False)
         self.write = sessionmaker(engine.execution_options(**{WRITE: True}), expire_on_commit=False)
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
-
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self.read() as session:

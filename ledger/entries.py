@@ -31,7 +31,6 @@ from ledger.canonical import canonical_json
 from ledger.clock import format_ts
 from ledger.errors import InvalidEntry
 
-ENVELOPE = frozenset({"v", "log", "seq", "ts", "type", "subject", "data", "prev"})
 PSEUDONYM = "^[a-z]{1,8}_[a-z0-9]{8,64}$"
 
 
@@ -55,10 +54,6 @@ def register(entry_type: EntryType) -> EntryType:
         raise ValueError(f"{entry_type.name}: schema must forbid unknown fields")
     _TYPES[entry_type.name] = (entry_type, entry_type.validator())
     return entry_type
-
-
-def registered() -> dict[str, EntryType]:
-    return {name: pair[0] for name, pair in _TYPES.items()}
 
 
 def obj(required: Mapping[str, Any], optional: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ log2(b - a) + 1 complete nodes, so a proof needs a handful of node reads and no 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -115,24 +115,6 @@ def hashes_for_ranges(ranges: Sequence[tuple[int, int]], read: NodeReader) -> li
         raise LookupError(f"node {exc.args[0]} is not stored") from exc
 
 
-def inclusion_proof(index: int, size: int, read: NodeReader) -> list[bytes]:
-    if not 0 <= index < size:
-        raise ValueError("index must be below tree size")
-    return hashes_for_ranges(inclusion_ranges(index, size), read)
-
-
-def consistency_proof(first: int, second: int, read: NodeReader) -> list[bytes]:
-    if not 0 < first <= second:
-        raise ValueError("need 0 < first <= second")
-    if first == second:
-        return []
-    return hashes_for_ranges(consistency_ranges(first, second), read)
-
-
-def root_at(size: int, read: NodeReader) -> bytes:
-    return hashes_for_ranges([(0, size)], read)[0] if size else EMPTY_ROOT
-
-
 # --- appending ----------------------------------------------------------------------------
 
 
@@ -177,13 +159,6 @@ class Frontier:
 
     def copy(self) -> Frontier:
         return Frontier(self.size, self.hashes)
-
-
-def root_from_leaves(leaves: Iterable[bytes]) -> bytes:
-    frontier = Frontier()
-    for leaf in leaves:
-        frontier.append(leaf)
-    return frontier.root()
 
 
 # --- verification (RFC 9162 2.1.3.2 and 2.1.4.2) -------------------------------------------
