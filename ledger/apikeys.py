@@ -78,10 +78,11 @@ class ApiKeyService:
         log_id = self._log_of(tenant_id)
         return self.appender.run([log_id], lambda w: issue_key(w, tenant_id, log_id, role))
 
-    def revoke(self, key_id: str) -> None:
+    def revoke(self, key_id: str, tenant_id: str | None = None) -> None:
+        """Revoke a key; with `tenant_id`, only that tenant's (another's is NotFound)."""
         with self.db.session() as session:
             key = session.get(ApiKey, key_id)
-            if key is None:
+            if key is None or (tenant_id is not None and key.tenant_id != tenant_id):
                 raise NotFound("api key", key_id)
             log_id = self._log_of(key.tenant_id)
 
