@@ -13,6 +13,7 @@ import click
 from api.container import Container, build
 from api.settings import ConfigError, Settings
 from ledger.errors import CustodyError
+from ledger.receipts import ReceiptError, verify_receipt
 from ledger.verification import export_bundle, verify_database
 from ledger.verify import LogReport, VerificationError, verify_bundle
 
@@ -208,6 +209,35 @@ def keys_list(lazy: Lazy, as_json: bool) -> None:
             for k in published
         ],
     )
+
+
+@main.group()
+def receipts() -> None:
+    """Signed consent and withdrawal receipts."""
+
+
+@receipts.command("verify")
+@click.argument("receipt", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--keys",
+    "keys_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="key document from /.well-known/custody-keys (default: this service's keys)",
+)
+def receipts_verify(receipt: Path, keys_file: Path | None) -> None:
+    """Check a receipt's signature offline and print what it says."""
+    if keys_file is not None:
+        published = json.loads(keys_file.read_text()).get("keys", [])
+    else:
+        container = Lazy().get()
+        with container.db.session() as session:
+            published = container.keys.published(session)
+    try:
+        claims = verify_receipt(receipt.read_text(), published)
+    except ReceiptError as exc:
+        raise click.ClickException(f"receipt does not verify: {exc}") from exc
+    click.echo(json.dumps(claims, indent=2, sort_keys=True))
+    click.echo("receipt verifies", err=True)
 
 
 @main.command()

@@ -9,6 +9,7 @@ from api.settings import Settings
 from ledger.apikeys import ApiKeyService
 from ledger.appender import CHECKPOINT_INTERVAL, Appender
 from ledger.clock import Clock, SystemClock
+from ledger.consents import ConsentService
 from ledger.db import Database, make_engine, upgrade
 from ledger.keys import KeyRing
 from ledger.signing import FileKeyStore, KeyStore
@@ -24,6 +25,7 @@ class Container:
     appender: Appender
     tenants: TenantService
     apikeys: ApiKeyService
+    consents: ConsentService
 
     def close(self) -> None:
         self.db.dispose()
@@ -59,4 +61,5 @@ def build(
         appender=appender,
         tenants=TenantService(appender, settings.origin),
         apikeys=ApiKeyService(appender),
+        consents=ConsentService(appender, keys.statement_signer),
     )

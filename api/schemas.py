@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from apiflask import Schema
 from apiflask.fields import Boolean, Integer, List, Nested, String
-from apiflask.validators import OneOf, Range
+from apiflask.validators import Length, OneOf, Range
 from marshmallow import RAISE
+
+from ledger.vocabulary import COLLECTION_METHODS, DATA_CATEGORIES, PURPOSES, RECIPIENT_KINDS
 
 B64 = {"format": "byte", "description": "base64 (RFC 4648, standard alphabet, padded)"}
 
@@ -117,3 +119,91 @@ class VerificationOut(Schema):
     signed_by = List(String(), metadata={"description": "key names whose signatures verified"})
     error = String(allow_none=True, metadata={"description": "the first problem found"})
     bad_index = Integer(allow_none=True, metadata={"description": "the entry it concerns"})
+
+
+class ConsentIn(Strict):
+    worker = String(
+        required=True,
+        validate=Length(1, 200),
+        metadata={"description": "the platform's reference for the worker; kept off the log"},
+    )
+    purposes = List(String(validate=OneOf(PURPOSES)), required=True, validate=Length(min=1))
+    data_categories = List(
+        String(validate=OneOf(DATA_CATEGORIES)), required=True, validate=Length(min=1)
+    )
+    recipients = String(required=True, validate=OneOf(RECIPIENT_KINDS))
+    parties = List(
+        String(),
+        load_default=list,
+        metadata={"description": "with named_third_parties: slugs of the parties"},
+    )
+    retention = String(
+        required=True,
+        metadata={
+            "description": "ISO 8601 duration from capture (P30D, PT45S), until:YYYY-MM-DD, or until_project_end"
+        },
+    )
+    jurisdiction = String(required=True, metadata={"description": "ISO 3166-1 alpha-2"})
+    collection_method = String(required=True, validate=OneOf(COLLECTION_METHODS))
+    policy_url = String(required=True, validate=Length(1, 500))
+    policy_version = String(required=True, validate=Length(1, 40))
+    bystanders_may_appear = Boolean(load_default=False)
+    bystanders_consented = Boolean(load_default=False)
+    minors_may_appear = Boolean(load_default=False)
+    minors_guardian_consent = Boolean(load_default=False)
+    worker_is_minor = Boolean(load_default=False)
+    guardian = String(
+        load_default=None,
+        allow_none=True,
+        validate=Length(1, 200),
+        metadata={"description": "the guardian's reference, when worker_is_minor"},
+    )
+    amends = String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "id of the consent this one replaces"},
+    )
+
+
+class ConsentEventOut(Schema):
+    id = String()
+    kind = String()
+    purposes = List(String())
+    at = String()
+    log_index = Integer()
+    receipt = String(allow_none=True)
+
+
+class ConsentOut(Schema):
+    id = String()
+    worker = String(metadata={"description": "the worker's pseudonym on the log"})
+    status = String(metadata={"description": "active, withdrawn or superseded"})
+    purposes_in_force = List(String())
+    withdrawn_purposes = List(String())
+    given_at = String()
+    log_index = Integer()
+    receipt = String(
+        metadata={
+            "description": "compact JWS (alg EdDSA) over the canonical receipt; verify with /.well-known/custody-keys"
+        }
+    )
+    events = List(Nested(ConsentEventOut))
+
+
+class WithdrawIn(Strict):
+    purposes = List(
+        String(validate=OneOf(PURPOSES)),
+        load_default=None,
+        validate=Length(min=1),
+        metadata={"description": "omit to withdraw everything"},
+    )
+
+
+class WithdrawalOut(Schema):
+    id = String()
+    consent = String()
+    purposes = List(String(), metadata={"description": "withdrawn by this call"})
+    status = String()
+    purposes_in_force = List(String())
+    log_index = Integer()
+    receipt = String(metadata={"description": "signed withdrawal receipt (compact JWS)"})

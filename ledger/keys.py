@@ -92,6 +92,9 @@ class KeyRing:
             raise InvalidRequest(f"no active {purpose} key; run `custody keys rotate`")
         return [self.store.signer(r.kid, r.name) for r in chosen]
 
+    def statement_signer(self, session: Session) -> Signer:
+        return self.signers(session, "statement")[0]
+
     def log_signers(self, session: Session) -> list[Signer]:
         return self.signers(session, "log")
 

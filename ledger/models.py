@@ -7,11 +7,13 @@ transaction as the entry that changed it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    JSON,
     Index,
     LargeBinary,
     MetaData,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -135,3 +138,52 @@ class SigningKeyRecord(Base):
     # A retired log key keeps co-signing checkpoints until then, so that verifiers that
     # only know the old key can move to the new one.
     overlap_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Worker(Base):
+    """A data subject. On the log only as `id`, a random pseudonym; the platform's own
+    reference lives here, off the log, and is erased with the worker."""
+
+    __tablename__ = "workers"
+    __table_args__ = (UniqueConstraint("tenant_id", "ref", name="uq_workers_tenant_ref"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    ref: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Consent(Base):
+    """A consent receipt as given: immutable, except for the projection columns at the end,
+    which the consent's events (history in consent_events) determine."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    worker_id: Mapped[str] = mapped_column(ForeignKey("workers.id"), index=True)
+    amends: Mapped[str | None] = mapped_column(ForeignKey("consents.id"))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    policy_url: Mapped[str] = mapped_column(String(500))
+    policy_version: Mapped[str] = mapped_column(String(40))
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    guardian_ref: Mapped[str | None] = mapped_column(String(200))
+    receipt: Mapped[str] = mapped_column(Text)
+    log_index: Mapped[int] = mapped_column(BigInteger)
+    # Projection of the events: what is still in force.
+    status: Mapped[str] = mapped_column(String(20))
+    withdrawn_purposes: Mapped[list[str]] = mapped_column(JSON)
+
+
+class ConsentEvent(Base):
+    """History: consent given, withdrawn (some or all purposes), superseded by an amendment."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    purposes: Mapped[list[str]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    receipt: Mapped[str | None] = mapped_column(Text)
+    log_index: Mapped[int] = mapped_column(BigInteger)

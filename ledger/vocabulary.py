@@ -1,0 +1,26 @@
+"""The controlled vocabulary: the only words that describe consent on the log."""
+
+from __future__ import annotations
+
+PURPOSES = (
+    "motion_imitation",
+    "manipulation_planning",
+    "action_recognition",
+    "benchmarking",
+    "model_validation",
+    "third_party_training",
+    "commercial_reuse",
+)
+DATA_CATEGORIES = (
+    "body_motion",
+    "face",
+    "voice",
+    "home_interior",
+    "bystanders",
+    "health_revealing",
+    "biometric_identifiers",
+)
+COLLECTION_METHODS = ("in_app", "web_form", "paper_form", "recorded_verbal")
+RECIPIENT_KINDS = ("platform_only", "named_third_parties", "any")
+# A named third party is a short slug chosen by the platform, never free text.
+PARTY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
