@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from ledger.appender import Appender, LogWriter
 from ledger.errors import Conflict, InvalidRequest, NotFound
 from ledger.ids import random_token
-from ledger.models import ApiKey, Log, Tenant
+from ledger.logs import LogReader, tenant_log_id
+from ledger.models import ApiKey, Tenant
 
 ROLES = ("platform", "auditor", "admin")
 TOKEN_PREFIX = "cust_"
@@ -75,7 +76,7 @@ class ApiKeyService:
 
     def create(self, tenant_id: str, role: str) -> IssuedKey:
         check_role(role)
-        log_id = self._log_of(tenant_id)
+        log_id = tenant_log_id(self.db, tenant_id)
         return self.appender.run([log_id], lambda w: issue_key(w, tenant_id, log_id, role))
 
     def revoke(self, key_id: str, tenant_id: str | None = None) -> None:
@@ -84,7 +85,7 @@ class ApiKeyService:
             key = session.get(ApiKey, key_id)
             if key is None or (tenant_id is not None and key.tenant_id != tenant_id):
                 raise NotFound("api key", key_id)
-            log_id = self._log_of(key.tenant_id)
+            log_id = LogReader(session).log_of_tenant(key.tenant_id).id
 
         def work(writer: LogWriter) -> None:
             key = writer.session.get(ApiKey, key_id, with_for_update=True)
@@ -105,13 +106,6 @@ class ApiKeyService:
                     select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at)
                 )
             )
-
-    def _log_of(self, tenant_id: str) -> str:
-        with self.db.session() as session:
-            log_id = session.scalar(select(Log.id).where(Log.tenant_id == tenant_id))
-        if log_id is None:
-            raise NotFound("tenant", tenant_id)
-        return log_id
 
 
 def authenticate(session: Session, token: str) -> Principal | None:

@@ -24,7 +24,7 @@ from ledger.clock import format_ts
 from ledger.entries import ID, EntryType, obj, register
 from ledger.errors import Conflict, InvalidRequest, NotFound
 from ledger.ids import new_id
-from ledger.logs import LogReader
+from ledger.logs import tenant_log_id
 from ledger.models import Consent, ConsentEvent, Worker
 from ledger.receipts import receipt_hash, sign_receipt
 from ledger.signing import Signer
@@ -221,13 +221,9 @@ class ConsentService:
         self.appender = appender
         self.statement_signer = statement_signer
 
-    def _log_of(self, tenant_id: str) -> str:
-        with self.appender.db.session() as session:
-            return LogReader(session).log_of_tenant(tenant_id).id
-
     def give(self, tenant_id: str, request: ConsentRequest) -> GivenConsent:
         _check(request)
-        log_id = self._log_of(tenant_id)
+        log_id = tenant_log_id(self.appender.db, tenant_id)
         terms: dict[str, Any] = {
             "jurisdiction": request.jurisdiction,
             "collection_method": request.collection_method,
@@ -338,7 +334,7 @@ class ConsentService:
             unknown = sorted(set(purposes) - set(PURPOSES))
             if unknown:
                 raise InvalidRequest(f"unknown purposes: {', '.join(unknown)}", "purposes")
-        log_id = self._log_of(tenant_id)
+        log_id = tenant_log_id(self.appender.db, tenant_id)
 
         def work(writer: LogWriter) -> Withdrawal:
             session = writer.session

@@ -10,6 +10,7 @@ from sqlalchemy import TextClause, select, text
 from sqlalchemy.orm import Session
 
 from ledger import merkle
+from ledger.db import Database
 from ledger.errors import InvalidRequest, NotFound
 from ledger.models import Checkpoint, Log, LogEntry
 
@@ -57,6 +58,12 @@ def read_nodes(
         params[f"l{i}"], params[f"i{i}"] = level, idx
     rows = session.execute(_nodes_query(len(wanted)), params).all()
     return {(row[0], row[1]): bytes(row[2]) for row in rows}
+
+
+def tenant_log_id(db: Database, tenant_id: str) -> str:
+    """The id of a tenant's log (NotFound for an unknown tenant), read outside any batch."""
+    with db.session() as session:
+        return LogReader(session).log_of_tenant(tenant_id).id
 
 
 class LogReader:

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     DateTime,
     ForeignKey,
-    JSON,
     Index,
     LargeBinary,
     MetaData,

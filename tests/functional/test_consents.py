@@ -154,6 +154,8 @@ def test_amendment_supersedes_the_old_consent(client, tenant):
         f"/v1/consents/{old['id']}/withdraw", json={}, headers=auth(tenant.api_key.token)
     )
     assert withdraw_old.status_code == 409
+    amend_again = give(client, tenant, amends=old["id"])
+    assert amend_again.status_code == 409 and "superseded" in amend_again.json["detail"]
     other_worker = give(client, tenant, worker="w-999", amends=new.json["id"])
     assert other_worker.status_code == 400 and other_worker.json["errors"][0]["field"] == "amends"
 
@@ -167,6 +169,7 @@ def test_amendment_supersedes_the_old_consent(client, tenant):
         ({"recipients": "everyone"}, 422, "recipients"),
         ({"retention": "P0D"}, 400, "retention"),
         ({"retention": "thirty days"}, 400, "retention"),
+        ({"retention": "until:2027-13-40"}, 400, "retention"),
         ({"jurisdiction": "Nigeria"}, 400, "jurisdiction"),
         ({"policy_url": "not a url"}, 400, "policy_url"),
         ({"worker_is_minor": True}, 400, "guardian"),
@@ -193,6 +196,14 @@ def test_bad_consents_are_problems_and_leave_no_trace(client, tenant, changes, s
         ]
         == size
     )
+
+
+@pytest.mark.parametrize("retention", ["PT45S", "P1Y2M", "until:2027-01-01", "until_project_end"])
+def test_retention_forms_are_accepted(client, tenant, retention):
+    response = give(client, tenant, retention=retention)
+    assert response.status_code == 201, response.json
+    claims = json.loads(base64.urlsafe_b64decode(response.json["receipt"].split(".")[1] + "=="))
+    assert claims["retention"] == retention
 
 
 def test_minor_with_guardian_and_named_parties_are_accepted(client, tenant):
