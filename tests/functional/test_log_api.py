@@ -127,7 +127,15 @@ def test_keys_roles_and_revocation(client, container, tenant, other):
     path = f"/v1/logs/{tenant.log_id}/entries?start=0&end=1"
     assert client.get(path).status_code == 401
     assert client.get(path, headers=auth("cust_aaaaaaaaaaaaaaaa_" + "a" * 32)).status_code == 401
-    assert client.get(path, headers=auth(tenant.api_key.token[:-1] + "a")).status_code == 401
+    assert (
+        client.get(
+            path,
+            headers=auth(
+                tenant.api_key.token[:-1] + ("b" if tenant.api_key.token.endswith("a") else "a")
+            ),
+        ).status_code
+        == 401
+    )
     created = client.post(
         "/v1/apikeys", json={"role": "auditor"}, headers=auth(tenant.api_key.token)
     )
