@@ -8,7 +8,7 @@ import secrets
 from apiflask import APIFlask
 from flask import Response, g, request
 
-from api import apikeys, consents, errors, logs, wellknown
+from api import apikeys, checks, consents, errors, items, logs, policies, wellknown, workers
 from api.container import Container, build
 from api.deps import close_session
 from api.settings import Settings
@@ -50,7 +50,16 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
-    for blueprint in (wellknown.bp, logs.bp, apikeys.bp, consents.bp):
+    for blueprint in (
+        wellknown.bp,
+        logs.bp,
+        apikeys.bp,
+        policies.bp,
+        consents.bp,
+        items.bp,
+        checks.bp,
+        workers.bp,
+    ):
         app.register_blueprint(blueprint)
     logging.getLogger("custody").setLevel(settings.log_level)
     return app

@@ -10,7 +10,7 @@ from api import schemas
 from api.auth import auth, principal
 from api.deps import container, session
 from ledger.clock import format_ts
-from ledger.consents import ConsentRequest
+from ledger.consents import Actor, ConsentRequest
 from ledger.models import Consent, ConsentEvent
 
 bp = APIBlueprint("consents", __name__, url_prefix="/v1/consents", tag="Consents")
@@ -72,8 +72,9 @@ def show(consent_id: str) -> dict[str, Any]:
 @bp.output(schemas.WithdrawalOut)
 def withdraw(consent_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Withdraw some purposes, or all when `purposes` is omitted. Effective at once."""
+    who = principal()
     withdrawal = container().consents.withdraw(
-        principal().tenant_id, consent_id, body.get("purposes")
+        who.tenant_id, consent_id, body.get("purposes"), Actor("platform", who.key_id)
     )
     event, consent = withdrawal.event, withdrawal.consent
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -11,9 +12,13 @@ from ledger.appender import CHECKPOINT_INTERVAL, Appender
 from ledger.clock import Clock, SystemClock
 from ledger.consents import ConsentService
 from ledger.db import Database, make_engine, upgrade
+from ledger.decisions import CheckService
+from ledger.items import ItemService
 from ledger.keys import KeyRing
+from ledger.policies import PolicyService
 from ledger.signing import FileKeyStore, KeyStore
 from ledger.tenants import TenantService
+from ledger.vault import LocalBackend, Vault, master_key_file
 
 
 @dataclass
@@ -26,6 +31,10 @@ class Container:
     tenants: TenantService
     apikeys: ApiKeyService
     consents: ConsentService
+    policies: PolicyService
+    vault: Vault
+    items: ItemService
+    checks: CheckService
 
     def close(self) -> None:
         self.db.dispose()
@@ -53,6 +62,12 @@ def build(
         keys.ensure(session)
     interval = max(CHECKPOINT_INTERVAL, timedelta(seconds=settings.checkpoint_seconds))
     appender = Appender(db, clock, keys.log_signers, checkpoint_interval=interval)
+    master = (
+        base64.b64decode(settings.master_key)
+        if settings.master_key
+        else master_key_file(settings.key_folder / "vault-master.key")
+    )
+    vault = Vault(LocalBackend(settings.vault_folder), master)
     return Container(
         settings=settings,
         clock=clock,
@@ -62,4 +77,8 @@ def build(
         tenants=TenantService(appender, settings.origin),
         apikeys=ApiKeyService(appender),
         consents=ConsentService(appender, keys.statement_signer),
+        policies=PolicyService(appender),
+        vault=vault,
+        items=ItemService(appender, vault),
+        checks=CheckService(appender),
     )

@@ -13,7 +13,15 @@ from flask import Response, g
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from ledger.errors import Conflict, CustodyError, InvalidRequest, KeyUnavailable, NotFound
+from ledger.errors import (
+    Conflict,
+    CustodyError,
+    Gone,
+    InvalidRequest,
+    KeyUnavailable,
+    NotFound,
+    VaultError,
+)
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("custody.api")
@@ -25,6 +33,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    410: "Gone",
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Invalid request",
@@ -110,11 +119,16 @@ def register(app: APIFlask) -> None:
         if isinstance(error, InvalidRequest):
             named = [{"field": error.field, "message": str(error)}] if error.field else None
             return problem(400, str(error), errors=named)
+        if isinstance(error, Gone):
+            return problem(410, str(error))
         if isinstance(error, Conflict):
             return problem(409, str(error))
         if isinstance(error, KeyUnavailable):
             log.error("signing key unavailable: %s", error)
             return problem(503, "A signing key is unavailable; the operator has been alerted.")
+        if isinstance(error, VaultError):
+            log.error("vault: %s", error)
+            return problem(503, "Stored content failed its integrity check or cannot be read.")
         log.exception("unmapped domain error")
         return problem(500, "The request failed; nothing was changed.")
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Boolean, Integer, List, Nested, String
+from apiflask.fields import AwareDateTime, Boolean, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import RAISE
 
-from ledger.vocabulary import COLLECTION_METHODS, DATA_CATEGORIES, PURPOSES, RECIPIENT_KINDS
+from ledger.vocabulary import (
+    ACTIVITY_TYPES,
+    COLLECTION_METHODS,
+    DATA_CATEGORIES,
+    DERIVED_KINDS,
+    LOCATION_GRANULARITIES,
+    PURPOSES,
+    RECIPIENT_KINDS,
+)
 
 B64 = {"format": "byte", "description": "base64 (RFC 4648, standard alphabet, padded)"}
 
@@ -207,3 +215,157 @@ class WithdrawalOut(Schema):
     purposes_in_force = List(String())
     log_index = Integer()
     receipt = String(metadata={"description": "signed withdrawal receipt (compact JWS)"})
+
+
+_SHA256 = {"description": "SHA-256 of the content, 64 hex characters"}
+
+
+class ClipIn(Strict):
+    sha256 = String(required=True, metadata=_SHA256)
+    worker = String(required=True, validate=Length(1, 200))
+    consent = String(required=True, validate=Length(1, 40))
+    data_categories = List(
+        String(validate=OneOf(DATA_CATEGORIES)), required=True, validate=Length(min=1)
+    )
+    captured_at = AwareDateTime(required=True, metadata={"description": "RFC 3339 with offset"})
+    duration_ms = Integer(load_default=None, allow_none=True)
+    device = String(
+        load_default=None, allow_none=True, metadata={"description": "model or class, e.g. pixel-7"}
+    )
+    location_granularity = String(
+        load_default="none",
+        validate=OneOf(LOCATION_GRANULARITIES),
+        metadata={"description": "never raw GPS"},
+    )
+    location = String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "a place name at the stated granularity, e.g. Lagos"},
+    )
+
+
+class ActivityIn(Strict):
+    type = String(required=True, validate=OneOf(ACTIVITY_TYPES))
+    agent = String(
+        required=True, metadata={"description": "the platform's id of the labeler or tool"}
+    )
+    started_at = AwareDateTime(load_default=None, allow_none=True)
+    ended_at = AwareDateTime(load_default=None, allow_none=True)
+
+
+class DerivationIn(Strict):
+    parents = List(String(validate=Length(1, 80)), required=True, validate=Length(min=1))
+    kind = String(required=True, validate=OneOf(DERIVED_KINDS))
+    sha256 = String(required=True, metadata=_SHA256)
+    activity = Nested(ActivityIn, required=True)
+    data_categories = List(
+        String(validate=OneOf(DATA_CATEGORIES)),
+        load_default=None,
+        metadata={"description": "defaults to every category of the parents; may be fewer"},
+    )
+
+
+class ItemOut(Schema):
+    id = String()
+    kind = String()
+    status = String()
+    sha256 = String(allow_none=True)
+    worker = String(allow_none=True, metadata={"description": "pseudonym; clips only"})
+    consent = String(allow_none=True)
+    data_categories = List(String())
+    delete_after = String(allow_none=True)
+    created_at = String()
+    log_index = Integer()
+    content_stored = Boolean()
+    content_size = Integer(allow_none=True)
+    created = Boolean(metadata={"description": "false when this content was registered before"})
+
+
+class LineageEdge(Schema):
+    entity = String(metadata={"description": "the derived item"})
+    was_derived_from = String(metadata={"description": "its parent (PROV wasDerivedFrom)"})
+
+
+class LineageOut(Schema):
+    item = String()
+    nodes = List(Nested(ItemOut))
+    edges = List(Nested(LineageEdge))
+
+
+class CheckIn(Strict):
+    item = String(
+        required=True,
+        validate=Length(1, 80),
+        metadata={"description": "an item id, or the content's SHA-256 (64 hex)"},
+    )
+    purpose = String(required=True, validate=OneOf(PURPOSES))
+    recipient = String(
+        load_default="platform",
+        validate=Length(1, 64),
+        metadata={"description": "`platform`, or the slug of a named third party"},
+    )
+
+
+class BatchCheckIn(Strict):
+    items = List(String(validate=Length(1, 80)), required=True, validate=Length(1, 10_000))
+    purpose = String(required=True, validate=OneOf(PURPOSES))
+    recipient = String(load_default="platform", validate=Length(1, 64))
+
+
+class CheckOut(Schema):
+    item = String(allow_none=True, metadata={"description": "the item id, null when unknown"})
+    asked = String(metadata={"description": "the id or hash as asked"})
+    decision = String(metadata={"description": "allow or deny"})
+    reasons = List(String(), metadata={"description": "why not; empty when allowed"})
+    consents = List(String(), metadata={"description": "the consents in force it weighed"})
+    log_index = Integer(metadata={"description": "the log entry holding the decision"})
+
+
+class BatchCheckOut(Schema):
+    log_index = Integer(metadata={"description": "the one entry holding every decision"})
+    allowed = Integer()
+    denied = Integer()
+    results = List(Nested(CheckOut))
+
+
+class UsesQuery(Strict):
+    after = String(load_default=None, metadata={"description": "`next` of the previous page"})
+    limit = Integer(load_default=100, validate=Range(min=1, max=1000))
+
+
+class UseOut(Schema):
+    item = String()
+    kind = String()
+    purpose = String()
+    recipient = String()
+    at = String()
+    log_index = Integer()
+
+
+class UsesOut(Schema):
+    worker = String(metadata={"description": "the worker's pseudonym"})
+    uses = List(Nested(UseOut))
+    next = String(allow_none=True)
+
+
+class PolicyIn(Strict):
+    version = String(required=True, validate=Length(1, 40))
+    url = String(required=True, validate=Length(1, 500))
+    purposes = List(String(validate=OneOf(PURPOSES)), required=True, validate=Length(min=1))
+
+
+class PolicyOut(Schema):
+    version = String()
+    url = String()
+    purposes = List(String())
+    published_at = String()
+    log_index = Integer()
+
+
+class PolicyList(Schema):
+    policies = List(Nested(PolicyOut))
+
+
+class ContentQuery(Strict):
+    purpose = String(required=True, validate=OneOf(PURPOSES))
+    recipient = String(load_default="platform", validate=Length(1, 64))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Mapping
@@ -21,17 +22,31 @@ class Settings:
     origin: str = "custody.local"
     keys_dir: Path | None = None
     max_body_bytes: int = 1024 * 1024
+    max_clip_bytes: int = 16 * 1024**3
     key_overlap: timedelta = field(default=timedelta(days=7))
     checkpoint_seconds: float = 1.0
     log_level: str = "INFO"
+    master_key: str = field(default="", repr=False)  # base64 of 32 bytes; else a key file
+    vault_dir: Path | None = None
 
     def __post_init__(self) -> None:
+        if self.master_key:
+            try:
+                key = base64.b64decode(self.master_key, validate=True)
+            except ValueError:
+                key = b""
+            if len(key) != 32:
+                raise ConfigError("CUSTODY_MASTER_KEY must be 32 bytes, base64-encoded")
         if not re.fullmatch(r"[A-Za-z0-9.\-:]{1,100}(/[A-Za-z0-9.\-_]+)*", self.origin):
             raise ConfigError("CUSTODY_ORIGIN must look like a host name, e.g. custody.example.org")
 
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'custody.db').resolve()}"
+
+    @property
+    def vault_folder(self) -> Path:
+        return self.vault_dir or self.data_dir / "vault"
 
     @property
     def key_folder(self) -> Path:
@@ -58,7 +73,10 @@ class Settings:
             origin=get("ORIGIN") or "custody.local",
             keys_dir=Path(k) if (k := get("KEYS_DIR")) else None,
             max_body_bytes=int(number("MAX_BODY_BYTES", 1024 * 1024)),
+            max_clip_bytes=int(number("MAX_CLIP_BYTES", 16 * 1024**3)),
             key_overlap=timedelta(days=number("KEY_OVERLAP_DAYS", 7)),
             checkpoint_seconds=number("CHECKPOINT_SECONDS", 1.0),
             log_level=get("LOG_LEVEL") or "INFO",
+            master_key=get("MASTER_KEY") or "",
+            vault_dir=Path(v) if (v := get("VAULT_DIR")) else None,
         )

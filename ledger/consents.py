@@ -25,7 +25,7 @@ from ledger.entries import ID, EntryType, obj, register
 from ledger.errors import Conflict, InvalidRequest, NotFound
 from ledger.ids import new_id
 from ledger.logs import tenant_log_id
-from ledger.models import Consent, ConsentEvent, Worker
+from ledger.models import Consent, ConsentEvent, Policy, Worker
 from ledger.receipts import receipt_hash, sign_receipt
 from ledger.signing import Signer
 from ledger.vocabulary import (
@@ -75,6 +75,7 @@ CONSENT_WITHDRAWN = register(
                 "consent": ID,
                 "purposes": {**_TERMS, "items": {"enum": list(PURPOSES)}},
                 "complete": {"type": "boolean"},
+                "by": {"enum": ["platform", "worker"]},
                 "receipt": _HEX64,
             }
         ),
@@ -101,6 +102,15 @@ class ConsentRequest:
     worker_is_minor: bool = False
     guardian: str | None = None
     amends: str | None = None
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: the platform (through one of its API keys) or the worker themselves (through
+    a worker token, scoped to that worker: any other worker's consent is not found)."""
+
+    kind: str  # "platform" or "worker"
+    id: str  # the API key id, or the worker's pseudonym
 
 
 @dataclass(frozen=True)
@@ -242,6 +252,19 @@ class ConsentService:
 
         def work(writer: LogWriter) -> GivenConsent:
             session = writer.session
+            policy = session.get(Policy, (tenant_id, request.policy_version))
+            if policy is not None:
+                beyond = sorted(set(request.purposes) - set(policy.purposes))
+                if beyond:
+                    raise InvalidRequest(
+                        f"policy version {policy.version} does not ask for: {', '.join(beyond)}",
+                        "purposes",
+                    )
+                if policy.url != request.policy_url:
+                    raise InvalidRequest(
+                        f"policy version {policy.version} was published at {policy.url}",
+                        "policy_url",
+                    )
             worker = _worker(writer, tenant_id, request.worker)
             old: Consent | None = None
             if request.amends is not None:
@@ -307,6 +330,7 @@ class ConsentService:
             session.add(given)
             if old is not None:
                 old.status = "superseded"
+                old.superseded_by = consent.id
                 session.add(
                     ConsentEvent(
                         id=new_id("cev"),
@@ -323,7 +347,7 @@ class ConsentService:
         return self.appender.run([log_id], work)
 
     def withdraw(
-        self, tenant_id: str, consent_id: str, purposes: list[str] | None = None
+        self, tenant_id: str, consent_id: str, purposes: list[str] | None, by: Actor
     ) -> Withdrawal:
         """Withdraw some purposes, or all (None). Takes effect for every check after it."""
         if purposes is not None:
@@ -339,7 +363,11 @@ class ConsentService:
         def work(writer: LogWriter) -> Withdrawal:
             session = writer.session
             consent = session.get(Consent, consent_id, with_for_update=True)
-            if consent is None or consent.tenant_id != tenant_id:
+            if (
+                consent is None
+                or consent.tenant_id != tenant_id
+                or (by.kind == "worker" and consent.worker_id != by.id)
+            ):
                 raise NotFound("consent", consent_id)
             if consent.status != "active":
                 raise Conflict(f"consent {consent_id} is already {consent.status}")
@@ -385,6 +413,7 @@ class ConsentService:
                     "consent": consent.id,
                     "purposes": wanted,
                     "complete": complete,
+                    "by": by.kind,
                     "receipt": receipt_hash(event.receipt),
                 },
                 subject=consent.worker_id,

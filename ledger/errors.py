@@ -35,3 +35,11 @@ class Conflict(CustodyError):
 
 class KeyUnavailable(CustodyError):
     """A signing key is listed as active but its private half cannot be loaded."""
+
+
+class Gone(Conflict):
+    """The thing existed and was erased; it will never come back."""
+
+
+class VaultError(CustodyError):
+    """Stored content is missing, fails authentication, or its key is destroyed."""

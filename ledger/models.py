@@ -173,6 +173,7 @@ class Consent(Base):
     # Projection of the events: what is still in force.
     status: Mapped[str] = mapped_column(String(20))
     withdrawn_purposes: Mapped[list[str]] = mapped_column(JSON)
+    superseded_by: Mapped[str | None] = mapped_column(String(40))
 
 
 class ConsentEvent(Base):
@@ -187,3 +188,89 @@ class ConsentEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     receipt: Mapped[str | None] = mapped_column(Text)
     log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class Policy(Base):
+    """A published version of a platform's terms: the purposes it asks consent for."""
+
+    __tablename__ = "policies"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    purposes: Mapped[list[str]] = mapped_column(JSON)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class Item(Base):
+    """A clip or an item derived from others (W3C PROV entity). The plain content hash and
+    the commitment's salt are erasable; the log holds only the salted commitment."""
+
+    __tablename__ = "items"
+    __table_args__ = (Index("ix_items_tenant_sha256", "tenant_id", "sha256"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    sha256: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    salt: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    commitment: Mapped[bytes] = mapped_column(LargeBinary(32))
+    worker_id: Mapped[str | None] = mapped_column(ForeignKey("workers.id"), index=True)
+    consent_id: Mapped[str | None] = mapped_column(ForeignKey("consents.id"), index=True)
+    data_categories: Mapped[list[str]] = mapped_column(JSON)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)  # capture metadata or activity
+    delete_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    log_index: Mapped[int] = mapped_column(BigInteger)
+    content_size: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ItemParent(Base):
+    """An edge of the lineage graph: `child` was derived from `parent`."""
+
+    __tablename__ = "item_parents"
+
+    child_id: Mapped[str] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    parent_id: Mapped[str] = mapped_column(ForeignKey("items.id"), primary_key=True, index=True)
+
+
+class ItemRoot(Base):
+    """Closure to the clips an item descends from (a clip is its own root): a check
+    evaluates the consent of every root, and a withdrawal reaches every descendant."""
+
+    __tablename__ = "item_roots"
+
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    clip_id: Mapped[str] = mapped_column(ForeignKey("items.id"), primary_key=True, index=True)
+
+
+class UseDecision(Base):
+    """A use check's answer for one item. Allowed decisions are the record of use."""
+
+    __tablename__ = "use_decisions"
+    __table_args__ = (Index("ix_use_decisions_tenant_at", "tenant_id", "at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    item_id: Mapped[str | None] = mapped_column(ForeignKey("items.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(10))
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    api_key_id: Mapped[str | None] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class WorkerKey(Base):
+    """A worker's vault data key, wrapped by the master key. Destroying it (crypto-shredding)
+    makes every copy of the worker's ciphertext unreadable."""
+
+    __tablename__ = "worker_keys"
+
+    worker_id: Mapped[str] = mapped_column(ForeignKey("workers.id"), primary_key=True)
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

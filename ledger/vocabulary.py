@@ -24,3 +24,18 @@ COLLECTION_METHODS = ("in_app", "web_form", "paper_form", "recorded_verbal")
 RECIPIENT_KINDS = ("platform_only", "named_third_parties", "any")
 # A named third party is a short slug chosen by the platform, never free text.
 PARTY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+# What an item derived from clips is, and the PROV activity that made it.
+DERIVED_KINDS = ("label", "annotation", "redacted_copy", "feature_file", "dataset_membership")
+ACTIVITY_TYPES = (
+    "annotation",
+    "labeling",
+    "redaction",
+    "feature_extraction",
+    "transcoding",
+    "dataset_assembly",
+)
+# How precisely a clip's place of capture is known; raw positions are never accepted.
+LOCATION_GRANULARITIES = ("none", "country", "region", "city")
+# A use check names who will receive the data: the platform itself, or a named party.
+PLATFORM = "platform"

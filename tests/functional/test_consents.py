@@ -6,46 +6,14 @@ import base64
 import json
 
 import pytest
-from jwcrypto import jwk, jws
+from jwcrypto import jws
 
-PROBLEM = "application/problem+json"
-MINIMAL = {
-    "worker": "w-123",
-    "purposes": ["motion_imitation"],
-    "data_categories": ["body_motion", "face"],
-    "recipients": "platform_only",
-    "retention": "P30D",
-    "jurisdiction": "NG",
-    "collection_method": "in_app",
-    "policy_url": "https://platform.example/terms",
-    "policy_version": "2026-04",
-}
+from tests.support.http import MINIMAL, PROBLEM, auth, log_entries, verify_with_jwcrypto
 
 
 @pytest.fixture
 def tenant(container):
     return container.tenants.create("Platform A")
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def verify_with_jwcrypto(token: str, keys_doc: dict) -> dict:
-    """Offline check with jwcrypto and the published JWKs: no code shared with the service."""
-    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
-    key = next(k for k in keys_doc["keys"] if k["kid"] == header["kid"])
-    verifier = jws.JWS()
-    verifier.deserialize(token)
-    verifier.verify(jwk.JWK(kty="OKP", crv="Ed25519", x=key["x"]), alg="EdDSA")
-    return json.loads(verifier.payload)
-
-
-def log_entries(client, tenant) -> list[dict]:
-    page = client.get(
-        f"/v1/logs/{tenant.log_id}/entries?start=0&end=1000", headers=auth(tenant.api_key.token)
-    )
-    return [json.loads(base64.b64decode(e["entry"])) for e in page.json["entries"]]
 
 
 def give(client, tenant, **changes):  # type: ignore[no-untyped-def]

@@ -1,0 +1,55 @@
+"""/v1/workers: what happened to a worker's recordings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from apiflask.exceptions import HTTPError
+
+from api import schemas
+from api.auth import ANY_ROLE, auth, principal
+from api.deps import container, session
+from ledger.clock import format_ts
+
+bp = APIBlueprint("workers", __name__, url_prefix="/v1/workers", tag="Workers")
+
+
+def _cursor(raw: str | None) -> tuple[int, str] | None:
+    if raw is None:
+        return None
+    index, _, use_id = raw.partition(":")
+    if not index.isdigit() or not use_id:
+        raise HTTPError(422, "after must be the `next` value of a previous page")
+    return int(index), use_id
+
+
+@bp.get("/<worker>/uses")
+@bp.auth_required(auth, roles=ANY_ROLE)
+@bp.input(schemas.UsesQuery, location="query", arg_name="query")
+@bp.output(schemas.UsesOut)
+def uses(worker: str, query: dict[str, Any]) -> dict[str, Any]:
+    """Allowed uses of the worker's clips and everything derived from them: who used which
+    item for what, when. `worker` is the pseudonym (wkr_...) or the platform's reference."""
+    tenant = principal().tenant_id
+    limit = query["limit"]
+    found, page = container().checks.uses(
+        session(), tenant, worker, _cursor(query["after"]), limit + 1
+    )
+    more = len(page) > limit
+    page = page[:limit]
+    return {
+        "worker": found,
+        "uses": [
+            {
+                "item": u.item,
+                "kind": u.kind,
+                "purpose": u.purpose,
+                "recipient": u.recipient,
+                "at": format_ts(u.at),
+                "log_index": u.log_index,
+            }
+            for u in page
+        ],
+        "next": f"{page[-1].log_index}:{page[-1].decision_id}" if more else None,
+    }

@@ -1,0 +1,90 @@
+"""Published versions of a platform's terms. A consent given under a published version may
+ask only for that version's purposes; a later version with wider purposes does not widen
+consents given under an earlier one: the worker renews (amends) their consent for that."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.appender import Appender, LogWriter
+from ledger.entries import EntryType, obj, register
+from ledger.errors import Conflict, InvalidRequest
+from ledger.logs import tenant_log_id
+from ledger.models import Policy
+from ledger.vocabulary import PURPOSES
+
+VERSION_PATTERN = r"^[A-Za-z0-9._-]{1,40}$"
+
+POLICY_PUBLISHED = register(
+    EntryType(
+        "policy.published",
+        1,
+        obj(
+            {
+                "version": {"type": "string", "pattern": VERSION_PATTERN},
+                "policy": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "purposes": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "items": {"enum": list(PURPOSES)},
+                },
+            }
+        ),
+    )
+)
+
+
+class PolicyService:
+    def __init__(self, appender: Appender) -> None:
+        self.appender = appender
+
+    def publish(self, tenant_id: str, version: str, url: str, purposes: list[str]) -> Policy:
+        if not re.fullmatch(VERSION_PATTERN, version):
+            raise InvalidRequest("version is 1-40 letters, digits, '.', '_' or '-'", "version")
+        if not re.fullmatch(r"https?://[^\s]{1,490}", url):
+            raise InvalidRequest("url must be an http(s) URL", "url")
+        if not purposes or len(set(purposes)) != len(purposes):
+            raise InvalidRequest("purposes must be a non-empty list without repeats", "purposes")
+        unknown = sorted(set(purposes) - set(PURPOSES))
+        if unknown:
+            raise InvalidRequest(f"unknown purposes: {', '.join(unknown)}", "purposes")
+        log_id = tenant_log_id(self.appender.db, tenant_id)
+
+        def work(writer: LogWriter) -> Policy:
+            if writer.session.get(Policy, (tenant_id, version)) is not None:
+                raise Conflict(
+                    f"policy version {version} is already published; versions are immutable"
+                )
+            policy = Policy(
+                tenant_id=tenant_id,
+                version=version,
+                url=url,
+                purposes=sorted(purposes),
+                published_at=writer.now(),
+                log_index=-1,
+            )
+            policy.log_index = writer.append(
+                log_id,
+                "policy.published",
+                {
+                    "version": version,
+                    "policy": hashlib.sha256(url.encode()).hexdigest(),
+                    "purposes": policy.purposes,
+                },
+            ).index
+            writer.session.add(policy)
+            return policy
+
+        return self.appender.run([log_id], work)
+
+    def list(self, session: Session, tenant_id: str) -> list[Policy]:
+        return list(
+            session.scalars(
+                select(Policy).where(Policy.tenant_id == tenant_id).order_by(Policy.published_at)
+            )
+        )
