@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Protocol
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nacl import bindings as sodium
 from nacl.exceptions import CryptoError
@@ -131,7 +132,10 @@ class Vault:
         row = session.get(WorkerKey, worker_id)
         if row is None or row.wrapped is None:
             raise VaultError("the worker's data key does not exist (destroyed or never made)")
-        return self._master.decrypt(row.wrapped[:12], row.wrapped[12:], worker_id.encode())
+        try:
+            return self._master.decrypt(row.wrapped[:12], row.wrapped[12:], worker_id.encode())
+        except InvalidTag:
+            raise VaultError("the worker's data key does not unwrap: wrong master key") from None
 
     def destroy_key(self, session: Session, worker_id: str, now: datetime) -> None:
         row = session.get(WorkerKey, worker_id)
