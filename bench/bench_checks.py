@@ -56,7 +56,7 @@ app = Flask("noop")
 @app.post("/noop")
 def noop():
     request.get_json()
-    return {}
+    return {{}}
 serve(app, host="127.0.0.1", port={port}, threads={threads}, ident="noop")
 """
 

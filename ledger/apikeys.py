@@ -113,9 +113,12 @@ def authenticate(session: Session, token: str) -> Principal | None:
     match = _TOKEN.match(token)
     if match is None:
         return None
-    key = session.get(ApiKey, f"key_{match.group(1)}")
-    if key is None or key.revoked_at is not None:
+    key_id = f"key_{match.group(1)}"
+    key = session.execute(
+        select(ApiKey.tenant_id, ApiKey.role, ApiKey.secret_hash).where(
+            ApiKey.id == key_id, ApiKey.revoked_at.is_(None)
+        )
+    ).first()
+    if key is None or not hmac.compare_digest(key.secret_hash, _digest(token)):
         return None
-    if not hmac.compare_digest(key.secret_hash, _digest(token)):
-        return None
-    return Principal(key.tenant_id, key.role, key.id)
+    return Principal(key.tenant_id, key.role, key_id)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from ledger.clock import Clock
@@ -53,14 +53,15 @@ class _LogState:
         self.head = head
         self.frontier = frontier
         self.prev = head.last_leaf
+        self.epoch = head.epoch
         self.entries: list[dict[str, Any]] = []
         self.nodes: list[dict[str, Any]] = []
 
-    def mark(self) -> tuple[Frontier, bytes | None, int, int]:
-        return self.frontier.copy(), self.prev, len(self.entries), len(self.nodes)
+    def mark(self) -> tuple[Frontier, bytes | None, int, int, int]:
+        return self.frontier.copy(), self.prev, self.epoch, len(self.entries), len(self.nodes)
 
-    def reset(self, mark: tuple[Frontier, bytes | None, int, int]) -> None:
-        self.frontier, self.prev, n_entries, n_nodes = mark
+    def reset(self, mark: tuple[Frontier, bytes | None, int, int, int]) -> None:
+        self.frontier, self.prev, self.epoch, n_entries, n_nodes = mark
         del self.entries[n_entries:]
         del self.nodes[n_nodes:]
 
@@ -72,9 +73,29 @@ class LogWriter:
         self.session = session
         self.clock = clock
         self._states: dict[str, _LogState] = {}
+        self._deferred: list[tuple[type[Any], list[dict[str, Any]]]] = []
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def epoch(self, log_id: str) -> int:
+        """The log's decision epoch, as this unit sees it (see `bump_epoch`)."""
+        return self._state(log_id).epoch
+
+    def bump_epoch(self, log_id: str) -> None:
+        """Say that this unit changed something an existing item's use decision depends on."""
+        self._state(log_id).epoch += 1
+
+    def insert_later(self, model: type[Any], rows: list[dict[str, Any]]) -> None:
+        """Rows to insert with the batch's entries, in one statement per table; dropped if
+        the unit fails. Units that run without a savepoint write only this way."""
+        self._deferred.append((model, rows))
+
+    def _state(self, log_id: str) -> _LogState:
+        try:
+            return self._states[log_id]
+        except KeyError:
+            raise RuntimeError(f"log {log_id} was not locked for this unit of work") from None
 
     def create_log(self, log_id: str, tenant_id: str, origin: str) -> None:
         head = Log(
@@ -94,10 +115,7 @@ class LogWriter:
     def append(
         self, log_id: str, type: str, data: dict[str, Any], subject: str | None = None
     ) -> Appended:
-        try:
-            state = self._states[log_id]
-        except KeyError:
-            raise RuntimeError(f"log {log_id} was not locked for this unit of work") from None
+        state = self._state(log_id)
         index = state.frontier.size
         body = build_entry(
             log_id=log_id,
@@ -120,6 +138,7 @@ class LogWriter:
 class _Pending(Generic[T]):
     logs: frozenset[str]
     work: Callable[[LogWriter], T] | None
+    savepoint: bool = True
     checkpoint: bool = False
     done: bool = False
     result: Any = None
@@ -151,10 +170,17 @@ class Appender:
         self._cond = threading.Condition()
         self._queue: list[_Pending[Any]] = []
         self._leading = False
+        self.failed_commits = 0  # caches of what units read must not outlive a failed commit
+        self._frontiers: dict[str, Frontier] = {}  # as of this process's last commit
 
-    def run(self, logs: Iterable[str], work: Callable[[LogWriter], T]) -> T:
-        """Run `work` in a batch holding the locks of `logs`; return after commit."""
-        item: _Pending[T] = _Pending(frozenset(logs), work)
+    def run(
+        self, logs: Iterable[str], work: Callable[[LogWriter], T], *, savepoint: bool = True
+    ) -> T:
+        """Run `work` in a batch holding the locks of `logs`; return after commit.
+
+        A unit that writes nothing through `writer.session` (only entries and
+        `insert_later` rows) may pass `savepoint=False` and save the SAVEPOINT round trips."""
+        item: _Pending[T] = _Pending(frozenset(logs), work, savepoint)
         self._submit(item)
         if item.error is not None:
             raise item.error
@@ -191,6 +217,8 @@ class Appender:
             with self.db.write() as session, session.begin():
                 self._run_batch(session, batch)
         except BaseException as exc:  # the commit failed: nothing in the batch happened
+            self.failed_commits += 1
+            self._frontiers.clear()
             for pending in batch:
                 if pending.error is None:
                     pending.error = exc
@@ -217,10 +245,17 @@ class Appender:
                 continue
             self._run_unit(session, writer, pending)
             self.stats.units += 1
+        deferred: dict[type[Any], list[dict[str, Any]]] = {}
+        for model, rows in writer._deferred:
+            deferred.setdefault(model, []).extend(rows)
+        for model, rows in deferred.items():
+            session.execute(insert(_table(model)), rows)
         for log_id, state in writer._states.items():
+            if state.epoch != state.head.epoch:
+                state.head.epoch = state.epoch
             if state.entries:
-                session.execute(insert(LogEntry), state.entries)
-                session.execute(insert(LogNode), state.nodes)
+                session.execute(insert(_table(LogEntry)), state.entries)
+                session.execute(insert(_table(LogNode)), state.nodes)
                 state.head.size = state.frontier.size
                 state.head.root_hash = state.frontier.root()
                 state.head.last_leaf = state.prev
@@ -229,19 +264,26 @@ class Appender:
         for log_id in sorted(wants_checkpoint):
             self._maybe_checkpoint(session, writer._states[log_id].head)
         session.flush()
+        # Kept for the next batch, which uses them only if the head still matches (another
+        # process may have appended since); dropped if this commit fails.
+        self._frontiers.update((log_id, st.frontier) for log_id, st in writer._states.items())
         self.stats.batches += 1
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
 
     def _run_unit(self, session: Session, writer: LogWriter, pending: _Pending[Any]) -> None:
         marks = {log_id: state.mark() for log_id, state in writer._states.items()}
-        savepoint = session.begin_nested()
+        deferred = len(writer._deferred)
+        savepoint = session.begin_nested() if pending.savepoint else None
         try:
             assert pending.work is not None
             pending.result = pending.work(writer)
-            session.flush()
-            savepoint.commit()
+            if savepoint is not None:
+                session.flush()
+                savepoint.commit()
         except Exception as exc:
-            savepoint.rollback()
+            if savepoint is not None:
+                savepoint.rollback()
+            del writer._deferred[deferred:]
             # Logs created by the failed unit vanish with its savepoint.
             for log_id in set(writer._states) - set(marks):
                 del writer._states[log_id]
@@ -249,8 +291,10 @@ class Appender:
                 writer._states[log_id].reset(mark)
             pending.error = exc
 
-    @staticmethod
-    def _frontier(session: Session, head: Log) -> Frontier:
+    def _frontier(self, session: Session, head: Log) -> Frontier:
+        known = self._frontiers.pop(head.id, None)
+        if known is not None and known.size == head.size and known.root() == head.root_hash:
+            return known
         ids = Frontier.ids_for(head.size)
         found = read_nodes(session, head.id, ids)
         return Frontier(head.size, [found[node] for node in ids])
@@ -273,6 +317,12 @@ class Appender:
         head.checkpoint_size = head.size
         head.checkpoint_at = now
         self.stats.checkpoints += 1
+
+
+def _table(model: type[Any]) -> Table:
+    """A model's Core table: inserting through it skips the ORM's bulk-insert bookkeeping."""
+    table: Table = model.__table__
+    return table
 
 
 def checkpoint_due(appender: Appender) -> int:

@@ -329,6 +329,7 @@ class ConsentService:
             )
             session.add(given)
             if old is not None:
+                writer.bump_epoch(log_id)
                 old.status = "superseded"
                 old.superseded_by = consent.id
                 session.add(
@@ -419,6 +420,7 @@ class ConsentService:
                 subject=consent.worker_id,
             )
             event.log_index = appended.index
+            writer.bump_epoch(log_id)
             consent.withdrawn_purposes = withdrawn
             consent.status = "withdrawn" if complete else "active"
             session.add(event)

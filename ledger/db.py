@@ -59,6 +59,7 @@ class Database:
         self.engine = engine
         self.read = sessionmaker(engine, expire_on_commit=False)
         self.write = sessionmaker(engine.execution_options(**{WRITE: True}), expire_on_commit=False)
+        self.log_ids: dict[str, str] = {}  # tenant -> its log, which never changes
 
     @contextmanager
     def session(self) -> Iterator[Session]:

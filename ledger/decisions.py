@@ -10,10 +10,10 @@ committed before it always counts, and each is on the log with its reasons.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from ledger.appender import Appender, LogWriter
@@ -112,78 +112,153 @@ def _check_terms(purpose: str, recipient: str) -> None:
         )
 
 
-def _recipient_allowed(terms: dict[str, object], recipient: str) -> bool:
-    kind = terms["recipients"]
-    if recipient == PLATFORM or kind == "any":
+def _recipient_allowed(consent: _ConsentFacts, recipient: str) -> bool:
+    if recipient == PLATFORM or consent.recipients == "any":
         return True
-    parties = terms.get("parties") or []
-    return kind == "named_third_parties" and isinstance(parties, list) and recipient in parties
+    return consent.recipients == "named_third_parties" and recipient in consent.parties
 
 
-class _Snapshot:
-    """Everything the decisions for a set of items need, read in a handful of queries."""
+@dataclass(frozen=True, slots=True)
+class _ItemFacts:
+    id: str
+    kind: str
+    active: bool
+    delete_after: datetime | None
+    categories: frozenset[str]
+    roots: tuple[str, ...]  # the clips it descends from (a clip: itself)
+    consent: str | None  # clips: the consent it was registered under
 
-    def __init__(self, session: Session, tenant_id: str, asked: list[str]) -> None:
-        self.session = session
+
+@dataclass(frozen=True, slots=True)
+class _ConsentFacts:
+    id: str
+    withdrawn: bool
+    purposes: frozenset[str]
+    withdrawn_purposes: frozenset[str]
+    categories: frozenset[str]
+    recipients: str
+    parties: frozenset[str]
+    policy_version: str
+    superseded_by: str | None
+
+
+@dataclass
+class _TenantFacts:
+    """What decisions read, kept between batches while the log's epoch and the appender's
+    failed-commit count are unchanged: nothing that could change a decision has happened."""
+
+    epoch: int
+    failed_commits: int
+    items: dict[str, _ItemFacts] = field(default_factory=dict)
+    consents: dict[str, _ConsentFacts] = field(default_factory=dict)
+    policies: list[tuple[str, frozenset[str]]] | None = None
+
+
+MAX_CACHED_ITEMS = 200_000
+
+
+class _Facts:
+    """Loads the facts for a set of asked items into the tenant's cache, in a few queries."""
+
+    def __init__(self, session: Session, tenant_id: str, cache: _TenantFacts) -> None:
+        self.session, self.tenant_id, self.cache = session, tenant_id, cache
+
+    def resolve(self, asked: list[str]) -> list[tuple[str, str | None]]:
         parsed = [_parse(a) for a in asked]
-        ids = {v for v in parsed if isinstance(v, str)}
         hashes = {v for v in parsed if isinstance(v, bytes)}
-        found: list[Item] = []
-        if ids:
-            found += session.scalars(
-                select(Item).where(Item.tenant_id == tenant_id, Item.id.in_(ids))
-            ).all()
+        by_hash: dict[bytes | None, str] = {}
         if hashes:
-            found += session.scalars(
-                select(Item).where(Item.tenant_id == tenant_id, Item.sha256.in_(hashes))
-            ).all()
-        self.items = {item.id: item for item in found}
-        by_hash = {item.sha256: item.id for item in found if item.sha256 is not None}
-        self.resolved = [
-            (a, by_hash.get(v) if isinstance(v, bytes) else (v if v in self.items else None))
-            for a, v in zip(asked, parsed, strict=True)
-        ]
-        self.roots: dict[str, list[str]] = {}
-        derived = [i.id for i in found if i.kind != "clip"]
-        for item in found:
-            if item.kind == "clip":
-                self.roots[item.id] = [item.id]
+            query = select(Item.sha256, Item.id).where(
+                Item.tenant_id == self.tenant_id, Item.sha256.in_(hashes)
+            )
+            by_hash = {sha: item_id for sha, item_id in self.session.execute(query)}
+        ids = [by_hash.get(v) if isinstance(v, bytes) else v for v in parsed]
+        self._load_items({i for i in ids if i is not None})
+        return [(a, i if i in self.cache.items else None) for a, i in zip(asked, ids, strict=True)]
+
+    def _load_items(self, ids: set[str]) -> None:
+        items = self.cache.items
+        wanted = ids - items.keys()
+        if not wanted:
+            return
+        if len(items) + len(wanted) > MAX_CACHED_ITEMS:
+            items.clear()
+            wanted = set(ids)
+        rows = self.session.execute(
+            select(
+                Item.id,
+                Item.kind,
+                Item.status,
+                Item.delete_after,
+                Item.data_categories,
+                Item.consent_id,
+            ).where(Item.tenant_id == self.tenant_id, Item.id.in_(wanted))
+        ).all()
+        derived = [row.id for row in rows if row.kind != "clip"]
+        roots: dict[str, list[str]] = {}
         if derived:
-            for item_id, clip_id in session.execute(
+            for item_id, clip_id in self.session.execute(
                 select(ItemRoot.item_id, ItemRoot.clip_id).where(ItemRoot.item_id.in_(derived))
             ):
-                self.roots.setdefault(item_id, []).append(clip_id)
-        wanted = {c for clips in self.roots.values() for c in clips} - set(self.items)
-        if wanted:
-            for clip in session.scalars(select(Item).where(Item.id.in_(wanted))):
-                self.items[clip.id] = clip
-        self.consents: dict[str, Consent] = {}
-        self._load_consents({i.consent_id for i in self.items.values() if i.consent_id})
-        self._policies: list[Policy] | None = None
-        self.tenant_id = tenant_id
+                roots.setdefault(item_id, []).append(clip_id)
+        for row in rows:
+            items[row.id] = _ItemFacts(
+                row.id,
+                row.kind,
+                row.status == "active",
+                row.delete_after,
+                frozenset(row.data_categories),
+                tuple(sorted(roots.get(row.id, []))) if row.kind != "clip" else (row.id,),
+                row.consent_id,
+            )
+        clips = {c for row in rows for c in items[row.id].roots} - items.keys()
+        if clips:
+            self._load_items(clips)
+        self._load_consents({f.consent for f in items.values() if f.consent})
 
     def _load_consents(self, ids: set[str]) -> None:
-        while ids:
-            rows = self.session.scalars(select(Consent).where(Consent.id.in_(ids))).all()
-            self.consents.update((c.id, c) for c in rows)
-            ids = {c.superseded_by for c in rows if c.superseded_by} - set(self.consents)
+        consents = self.cache.consents
+        wanted = ids - consents.keys()
+        while wanted:
+            for c in self.session.scalars(select(Consent).where(Consent.id.in_(wanted))):
+                terms = c.terms
+                consents[c.id] = _ConsentFacts(
+                    c.id,
+                    c.status == "withdrawn",
+                    frozenset(terms["purposes"]),
+                    frozenset(c.withdrawn_purposes),
+                    frozenset(terms["data_categories"]),
+                    terms["recipients"],
+                    frozenset(terms.get("parties") or ()),
+                    c.policy_version,
+                    c.superseded_by,
+                )
+            wanted = {
+                c.superseded_by for c in consents.values() if c.superseded_by
+            } - consents.keys()
 
-    def in_force(self, consent_id: str) -> Consent:
-        consent = self.consents[consent_id]
+    def in_force(self, consent_id: str) -> _ConsentFacts:
+        consent = self.cache.consents[consent_id]
         seen = {consent.id}
         while consent.superseded_by and consent.superseded_by not in seen:
-            consent = self.consents[consent.superseded_by]
+            consent = self.cache.consents[consent.superseded_by]
             seen.add(consent.id)
         return consent
 
-    def renewable(self, consent: Consent, purpose: str) -> bool:
+    def renewable(self, consent: _ConsentFacts, purpose: str) -> bool:
         """Does a policy version other than the consent's ask for this purpose?"""
-        if self._policies is None:
-            self._policies = list(
-                self.session.scalars(select(Policy).where(Policy.tenant_id == self.tenant_id))
-            )
+        if self.cache.policies is None:
+            self.cache.policies = [
+                (version, frozenset(purposes))
+                for version, purposes in self.session.execute(
+                    select(Policy.version, Policy.purposes).where(
+                        Policy.tenant_id == self.tenant_id
+                    )
+                )
+            ]
         return any(
-            p.version != consent.policy_version and purpose in p.purposes for p in self._policies
+            version != consent.policy_version and purpose in purposes
+            for version, purposes in self.cache.policies
         )
 
     def decide(
@@ -191,38 +266,37 @@ class _Snapshot:
     ) -> Decision:
         if item_id is None:
             return Decision(asked, None, "deny", ["unknown_item"], [])
-        item = self.items[item_id]
+        items = self.cache.items
+        item = items[item_id]
         reasons: set[str] = set()
         basis: set[str] = set()
-        if item.status != "active":
+        if not item.active:
             reasons.add("erased")
         elif item.delete_after is not None and item.delete_after <= now:
             reasons.add("retention_expired")
         prefix = "" if item.kind == "clip" else "parent_"
-        roots = [self.items[c] for c in self.roots.get(item.id, []) if c in self.items]
-        if not roots:
+        if not item.roots:
             reasons.add("no_consent")
-        for clip in roots:
+        for clip in (items[c] for c in item.roots):
             if clip is not item:
-                if clip.status != "active":
+                if not clip.active:
                     reasons.add("parent_erased")
                 elif clip.delete_after is not None and clip.delete_after <= now:
                     reasons.add("parent_retention_expired")
-            if clip.consent_id is None or clip.consent_id not in self.consents:
+            if clip.consent is None:
                 reasons.add("no_consent")
                 continue
-            consent = self.in_force(clip.consent_id)
+            consent = self.in_force(clip.consent)
             basis.add(consent.id)
-            terms = consent.terms
-            if consent.status == "withdrawn" or purpose in consent.withdrawn_purposes:
+            if consent.withdrawn or purpose in consent.withdrawn_purposes:
                 reasons.add(prefix + "withdrawn")
-            elif purpose not in terms["purposes"]:
+            elif purpose not in consent.purposes:
                 reasons.add("purpose_not_covered")
                 if self.renewable(consent, purpose):
                     reasons.add("renewal_required")
-            if not set(item.data_categories) <= set(terms["data_categories"]):
+            if not item.categories <= consent.categories:
                 reasons.add("category_not_covered")
-            if not _recipient_allowed(terms, recipient):
+            if not _recipient_allowed(consent, recipient):
                 reasons.add("recipient_not_allowed")
         ordered = sorted(reasons, key=_ORDER.__getitem__)
         return Decision(asked, item.id, "deny" if ordered else "allow", ordered, sorted(basis))
@@ -231,6 +305,14 @@ class _Snapshot:
 class CheckService:
     def __init__(self, appender: Appender) -> None:
         self.appender = appender
+        self._facts: dict[str, _TenantFacts] = {}  # used only by the appender's leader
+
+    def _cache(self, writer: LogWriter, log_id: str, tenant_id: str) -> _TenantFacts:
+        epoch, failed = writer.epoch(log_id), self.appender.failed_commits
+        cache = self._facts.get(tenant_id)
+        if cache is None or cache.epoch != epoch or cache.failed_commits != failed:
+            cache = self._facts[tenant_id] = _TenantFacts(epoch, failed)
+        return cache
 
     def check(
         self, tenant_id: str, asked: str, purpose: str, recipient: str, by: str | None
@@ -263,10 +345,10 @@ class CheckService:
 
         def work(writer: LogWriter) -> list[Decision]:
             now = writer.now()
-            snapshot = _Snapshot(writer.session, tenant_id, asked)
+            facts = _Facts(writer.session, tenant_id, self._cache(writer, log_id, tenant_id))
             decided = [
-                snapshot.decide(a, item_id, purpose, recipient, now)
-                for a, item_id in snapshot.resolved
+                facts.decide(a, item_id, purpose, recipient, now)
+                for a, item_id in facts.resolve(asked)
             ]
             asked_terms = {"purpose": purpose, "recipient": recipient, "by": by}
             if batch:
@@ -289,8 +371,8 @@ class CheckService:
                     {**asked_terms, "item": d.item, "decision": d.decision, "reasons": d.reasons},
                     subject=d.item,
                 )
-            writer.session.execute(
-                insert(UseDecision),
+            writer.insert_later(
+                UseDecision,
                 [
                     {
                         "id": new_id("use"),
@@ -312,7 +394,7 @@ class CheckService:
                 for d in decided
             ]
 
-        return self.appender.run([log_id], work)
+        return self.appender.run([log_id], work, savepoint=False)
 
     def uses(
         self,

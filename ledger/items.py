@@ -418,6 +418,8 @@ class ItemService:
                 item.log_index = appended.index
                 session.add(item)
                 session.flush()
+            else:  # an existing item gains parents: its roots and delete_after may change
+                writer.bump_epoch(log_id)
             session.execute(
                 insert(ItemParent), [{"child_id": item.id, "parent_id": p} for p in new_parents]
             )

@@ -61,9 +61,13 @@ def read_nodes(
 
 
 def tenant_log_id(db: Database, tenant_id: str) -> str:
-    """The id of a tenant's log (NotFound for an unknown tenant), read outside any batch."""
-    with db.session() as session:
-        return LogReader(session).log_of_tenant(tenant_id).id
+    """The id of a tenant's log (NotFound for an unknown tenant), read outside any batch.
+    A tenant's log never changes, so it is looked up once per database."""
+    log_id = db.log_ids.get(tenant_id)
+    if log_id is None:
+        with db.session() as session:
+            log_id = db.log_ids[tenant_id] = LogReader(session).log_of_tenant(tenant_id).id
+    return log_id
 
 
 class LogReader:

@@ -91,6 +91,9 @@ class Log(Base):
     last_leaf: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     checkpoint_size: Mapped[int] = mapped_column(BigInteger)
     checkpoint_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bumped by every change that can turn an existing item's use decision (a withdrawal, an
+    # amendment, a new policy version, an erasure): decision caches are valid per epoch.
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class LogEntry(Base):

@@ -78,6 +78,7 @@ class PolicyService:
                 },
             ).index
             writer.session.add(policy)
+            writer.bump_epoch(log_id)  # "renewal_required" may now apply to older consents
             return policy
 
         return self.appender.run([log_id], work)

@@ -103,10 +103,14 @@ def upgrade() -> None:
 
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('superseded_by', sa.String(length=40), nullable=True))
+    with op.batch_alter_table('logs', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('epoch', sa.BigInteger(), server_default='0', nullable=False))
 
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('logs', schema=None) as batch_op:
+        batch_op.drop_column('epoch')
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.drop_column('superseded_by')
 

@@ -52,7 +52,8 @@ def test_round_trip_at_every_chunk_boundary(vault, size):
     store(vault, "t/a", data)
     assert read(vault, "t/a", data) == data
     stored = (vault.backend.root / "t" / "a").read_bytes()
-    assert data[:32] not in stored or size == 0
+    if size >= 16:  # shorter plaintext may turn up in random ciphertext by chance
+        assert data[:16] not in stored
 
 
 def test_wrong_hash_leaves_no_object(vault):
