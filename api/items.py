@@ -20,8 +20,8 @@ bp = APIBlueprint("items", __name__, tag="Provenance")
 WRITERS = ["platform", "admin"]
 
 
-def render(item: Item, created: bool = False) -> dict[str, Any]:
-    return {
+def render(item: Item, created: bool | None = None) -> dict[str, Any]:
+    rendered = {
         "id": item.id,
         "kind": item.kind,
         "status": item.status,
@@ -34,8 +34,10 @@ def render(item: Item, created: bool = False) -> dict[str, Any]:
         "log_index": item.log_index,
         "content_stored": item.content_size is not None,
         "content_size": item.content_size,
-        "created": created,
     }
+    if created is not None:  # registration answers say whether this call made the item
+        rendered["created"] = created
+    return rendered
 
 
 def _registered(registered: Registered) -> tuple[dict[str, Any], int]:

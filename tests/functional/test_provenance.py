@@ -10,9 +10,11 @@ from datetime import timedelta
 
 import pytest
 
+from api.container import build
 from ledger.clock import format_ts
 from ledger.consents import Actor
 from ledger.errors import NotFound
+from ledger.items import ClipRequest
 from ledger.models import LogEntry
 from ledger.verification import verify_database
 from tests.support.http import MINIMAL, PROBLEM, auth, log_entries
@@ -394,7 +396,7 @@ def test_a_wider_policy_needs_renewed_consent(api):
 
 def test_content_round_trip_through_the_vault(api, container, settings):
     consent = api.consent(purposes=["motion_imitation", "benchmarking"])
-    content = os.urandom(200_000)
+    content = os.urandom(1_500_000)  # above the 1 MiB limit of JSON bodies
     clip = api.clip(consent, content=content)
     path = f"/v1/clips/{clip['id']}/content"
     before = api.size()
@@ -470,3 +472,35 @@ def test_withdrawal_counts_for_every_check_after_it(api, container, tenant):
         assert decision == ("allow" if index < withdrawal.event.log_index else "deny")
     with container.db.read() as session:
         assert session.query(LogEntry).count() >= len(results)
+
+
+def test_a_withdrawal_in_another_process_reaches_cached_decisions(api, container, settings, tenant):
+    """Each process caches what decisions read, per log epoch; a change made through
+    another process's appender must still count for the very next check here."""
+    consent = api.consent()
+    clip = api.clip(consent)
+    label = api.derive([clip["id"]])
+    other = build(settings, clock=container.clock, migrate=False)
+    try:
+        for _ in range(2):  # the second round is answered from the cache
+            assert api.check(clip["id"])["decision"] == "allow"
+            assert api.check(label["id"])["decision"] == "allow"
+        other.consents.withdraw(
+            tenant.tenant_id, consent, ["motion_imitation"], Actor("platform", "key_x12345678")
+        )
+        assert api.check(clip["id"])["reasons"] == ["withdrawn"]
+        assert api.check(label["id"])["reasons"] == ["parent_withdrawn"]
+        # A new item registered elsewhere is found here at once, too.
+        fresh = other.items.register_clip(
+            tenant.tenant_id,
+            ClipRequest(
+                sha256="ab" * 32,
+                worker="w-123",
+                consent=api.consent(purposes=["benchmarking"]),
+                data_categories=["body_motion"],
+                captured_at=container.clock.now(),
+            ),
+        ).item
+        assert api.check(fresh.id, "benchmarking")["decision"] == "allow"
+    finally:
+        other.close()
