@@ -218,16 +218,7 @@ class ItemService:
                 raise InvalidRequest(f"no consent {request.consent} in this tenant", "consent")
             if worker is None or consent.worker_id != worker.id:
                 raise InvalidRequest("the consent was given by another worker", "consent")
-            if consent.status != "active":
-                hint = f" by {consent.superseded_by}" if consent.superseded_by else ""
-                raise Conflict(f"consent {consent.id} is {consent.status}{hint}")
-            uncovered = sorted(set(categories) - set(consent.terms["data_categories"]))
-            if uncovered:
-                raise InvalidRequest(
-                    f"category_not_covered: consent {consent.id} does not cover "
-                    f"{', '.join(uncovered)}",
-                    "data_categories",
-                )
+            # The same registration again answers as the first time did.
             existing = _by_content(session, tenant_id, sha256)
             if existing is not None:
                 if existing.kind != "clip":
@@ -238,6 +229,16 @@ class ItemService:
                         "under another worker or consent"
                     )
                 return Registered(existing, created=False)
+            if consent.status != "active":
+                hint = f" by {consent.superseded_by}" if consent.superseded_by else ""
+                raise Conflict(f"consent {consent.id} is {consent.status}{hint}")
+            uncovered = sorted(set(categories) - set(consent.terms["data_categories"]))
+            if uncovered:
+                raise InvalidRequest(
+                    f"category_not_covered: consent {consent.id} does not cover "
+                    f"{', '.join(uncovered)}",
+                    "data_categories",
+                )
             due = delete_after(captured_at, consent.terms["retention"])
             if due is not None and due <= now:
                 raise InvalidRequest(

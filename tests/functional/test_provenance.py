@@ -195,7 +195,7 @@ def test_bad_clips_are_problems_and_leave_no_trace(api, changes, status, needle)
 def test_clip_rules_against_state(api, client, other, clock):
     consent = api.consent()
     content = os.urandom(16)
-    api.clip(consent, content=content)
+    first = api.clip(consent, content=content)
     # Same content, another consent: a conflict, not a second clip.
     second = api.consent(data_categories=["body_motion", "face", "voice"])
     assert "already registered" in api.clip(second, content=content, expect=409)["detail"]
@@ -205,6 +205,8 @@ def test_clip_rules_against_state(api, client, other, clock):
     # Withdrawn and superseded consents take no new clips.
     api.post(f"/v1/consents/{consent}/withdraw", {})
     assert "withdrawn" in api.clip(consent, expect=409)["detail"]
+    # A retried registration still answers as the first one did.
+    assert api.clip(consent, content=content, expect=200)["id"] == first["id"]
     newer = api.post("/v1/consents", {**MINIMAL, "amends": second}).json["id"]
     assert newer in api.clip(second, expect=409)["detail"]
 
