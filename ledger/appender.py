@@ -107,6 +107,7 @@ class LogWriter:
             last_leaf=None,
             checkpoint_size=0,
             checkpoint_at=None,
+            epoch=0,
         )
         self.session.add(head)
         self.session.flush()
