@@ -16,9 +16,10 @@ from ledger.decisions import CheckService
 from ledger.items import ItemService
 from ledger.keys import KeyRing
 from ledger.policies import PolicyService
+from ledger.s3 import S3Backend
 from ledger.signing import FileKeyStore, KeyStore
 from ledger.tenants import TenantService
-from ledger.vault import LocalBackend, Vault, master_key_file
+from ledger.vault import Backend, LocalBackend, Vault, master_key_file
 
 
 @dataclass
@@ -67,7 +68,17 @@ def build(
         if settings.master_key
         else master_key_file(settings.key_folder / "vault-master.key")
     )
-    vault = Vault(LocalBackend(settings.vault_folder), master)
+    backend: Backend = (
+        S3Backend(
+            settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url or None,
+            region=settings.s3_region or None,
+        )
+        if settings.s3_bucket
+        else LocalBackend(settings.vault_folder)
+    )
+    vault = Vault(backend, master)
     return Container(
         settings=settings,
         clock=clock,

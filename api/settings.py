@@ -28,6 +28,10 @@ class Settings:
     log_level: str = "INFO"
     master_key: str = field(default="", repr=False)  # base64 of 32 bytes; else a key file
     vault_dir: Path | None = None
+    s3_bucket: str = ""  # set: the vault is on S3-compatible storage, not in vault_dir
+    s3_endpoint_url: str = ""
+    s3_prefix: str = ""
+    s3_region: str = ""
 
     def __post_init__(self) -> None:
         if self.master_key:
@@ -79,4 +83,8 @@ class Settings:
             log_level=get("LOG_LEVEL") or "INFO",
             master_key=get("MASTER_KEY") or "",
             vault_dir=Path(v) if (v := get("VAULT_DIR")) else None,
+            s3_bucket=get("S3_BUCKET") or "",
+            s3_endpoint_url=get("S3_ENDPOINT_URL") or "",
+            s3_prefix=get("S3_PREFIX") or "",
+            s3_region=get("S3_REGION") or "",
         )

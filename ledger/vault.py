@@ -11,6 +11,7 @@ destroying the wrapped key makes every copy of that worker's ciphertext unreadab
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -73,17 +74,20 @@ class LocalBackend:
 
     def put(self, name: str, chunks: Iterator[bytes]) -> None:
         path = self._path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             with open(partial, "wb") as out:
                 for chunk in chunks:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(partial, path)
-        except BaseException:
-            partial.unlink(missing_ok=True)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+            if isinstance(exc, OSError):  # disk full, permissions: the vault is failing
+                raise VaultError(f"the vault folder failed writing {name}: {exc}") from exc
             raise
         directory = os.open(path.parent, os.O_RDONLY)
         try:

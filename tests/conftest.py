@@ -14,6 +14,7 @@ from api.settings import Settings
 from ledger.clock import FakeClock
 from tests.support import entries as _entries  # noqa: F401  (registers test.event)
 from tests.support.databases import PostgresTemplate, SqliteTemplate, postgres_url
+from tests.support.s3 import moto_server
 
 ROOT = Path(__file__).resolve().parents[1]
 _PG_URL = postgres_url()
@@ -98,3 +99,9 @@ def custody(env: dict[str, str]):  # type: ignore[no-untyped-def]
         return result
 
     return run
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-compatible server (moto in server mode) for the whole test session."""
+    yield from moto_server()

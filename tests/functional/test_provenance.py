@@ -6,10 +6,12 @@ import hashlib
 import json
 import os
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
+from api.app import create_app
 from api.container import build
 from ledger.clock import format_ts
 from ledger.consents import Actor
@@ -17,6 +19,7 @@ from ledger.errors import NotFound
 from ledger.items import ClipRequest
 from ledger.models import LogEntry
 from ledger.verification import verify_database
+from tests.support import s3
 from tests.support.http import MINIMAL, PROBLEM, auth, log_entries
 
 
@@ -504,5 +507,30 @@ def test_a_withdrawal_in_another_process_reaches_cached_decisions(api, container
             ),
         ).item
         assert api.check(fresh.id, "benchmarking")["decision"] == "allow"
+    finally:
+        other.close()
+
+
+def test_content_on_s3_compatible_storage(api, container, settings, s3_endpoint, monkeypatch):
+    """The same upload and download through the API with the vault on a real S3 server."""
+    for name, value in s3.ENVIRONMENT.items():  # boto3's standard credential chain
+        monkeypatch.setenv(name, value)
+    bucket = f"custody-{os.urandom(6).hex()}"
+    s3.client(s3_endpoint).create_bucket(Bucket=bucket)
+    on_s3 = replace(settings, s3_bucket=bucket, s3_endpoint_url=s3_endpoint, s3_prefix="vault")
+    other = build(on_s3, clock=container.clock, migrate=False)
+    try:
+        client = create_app(container=other).test_client()
+        consent = api.consent()
+        content = os.urandom(300_000)
+        clip = api.clip(consent, content=content)
+        path = f"/v1/clips/{clip['id']}/content"
+        stored = client.put(path, data=content, headers=api.headers)
+        assert stored.status_code == 200, stored.json
+        keys = [o["Key"] for o in s3.client(s3_endpoint).list_objects_v2(Bucket=bucket)["Contents"]]
+        assert keys == [f"vault/{api.tenant.tenant_id}/{clip['id']}"]
+        served = client.get(f"{path}?purpose=motion_imitation", headers=api.headers)
+        assert served.status_code == 200 and served.data == content
+        assert not any(settings.vault_folder.rglob(clip["id"]))  # nothing on the local disk
     finally:
         other.close()
