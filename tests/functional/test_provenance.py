@@ -405,7 +405,8 @@ def test_content_round_trip_through_the_vault(api, container, settings):
     clip = api.clip(consent, content=content)
     path = f"/v1/clips/{clip['id']}/content"
     before = api.size()
-    wrong = api.client.put(path, data=content[:-1] + b"x", headers=api.headers)
+    wrong_bytes = content[:-1] + bytes([content[-1] ^ 1])  # always differs from the real one
+    wrong = api.client.put(path, data=wrong_bytes, headers=api.headers)
     assert wrong.status_code == 400 and "registered" in wrong.json["detail"]
     assert api.size() == before
     assert not any(settings.vault_folder.rglob(clip["id"]))
