@@ -7,6 +7,7 @@ from apiflask.fields import AwareDateTime, Boolean, Integer, List, Nested, Strin
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import RAISE
 
+from ledger.decisions import MAX_BATCH
 from ledger.vocabulary import (
     ACTIVITY_TYPES,
     COLLECTION_METHODS,
@@ -307,7 +308,7 @@ class CheckIn(Strict):
 
 
 class BatchCheckIn(Strict):
-    items = List(String(validate=Length(1, 80)), required=True, validate=Length(1, 10_000))
+    items = List(String(validate=Length(1, 80)), required=True, validate=Length(1, MAX_BATCH))
     purpose = String(required=True, validate=OneOf(PURPOSES))
     recipient = String(load_default="platform", validate=Length(1, 64))
 

@@ -34,6 +34,7 @@ from ledger.vocabulary import (
     PARTY_PATTERN,
     PURPOSES,
     RECIPIENT_KINDS,
+    terms,
 )
 
 RECEIPT_VERSION = "custody-consent-receipt/1"
@@ -155,15 +156,6 @@ def parse_retention(value: str) -> timedelta | isodate.Duration | date | None:
 
 
 def _check(request: ConsentRequest) -> None:
-    def terms(values: list[str], allowed: tuple[str, ...], name: str) -> None:
-        if not values or len(set(values)) != len(values):
-            raise InvalidRequest(f"{name} must be a non-empty list without repeats", name)
-        unknown = sorted(set(values) - set(allowed))
-        if unknown:
-            raise InvalidRequest(
-                f"unknown {name}: {', '.join(unknown)}; use: {', '.join(allowed)}", name
-            )
-
     terms(request.purposes, PURPOSES, "purposes")
     terms(request.data_categories, DATA_CATEGORIES, "data_categories")
     if request.recipients not in RECIPIENT_KINDS:
@@ -352,13 +344,7 @@ class ConsentService:
     ) -> Withdrawal:
         """Withdraw some purposes, or all (None). Takes effect for every check after it."""
         if purposes is not None:
-            if not purposes or len(set(purposes)) != len(purposes):
-                raise InvalidRequest(
-                    "purposes must be a non-empty list without repeats, or omitted", "purposes"
-                )
-            unknown = sorted(set(purposes) - set(PURPOSES))
-            if unknown:
-                raise InvalidRequest(f"unknown purposes: {', '.join(unknown)}", "purposes")
+            terms(purposes, PURPOSES, "purposes")
         log_id = tenant_log_id(self.appender.db, tenant_id)
 
         def work(writer: LogWriter) -> Withdrawal:

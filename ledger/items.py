@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import IO
@@ -38,6 +38,7 @@ from ledger.vocabulary import (
     DATA_CATEGORIES,
     DERIVED_KINDS,
     LOCATION_GRANULARITIES,
+    terms,
 )
 
 COMMIT_PREFIX = b"custody/commit/v1"
@@ -149,18 +150,6 @@ def _hash(value: str, name: str = "sha256") -> bytes:
     return bytes.fromhex(value)
 
 
-def _categories(values: Iterable[str], name: str = "data_categories") -> list[str]:
-    values = list(values)
-    if not values or len(set(values)) != len(values):
-        raise InvalidRequest(f"{name} must be a non-empty list without repeats", name)
-    unknown = sorted(set(values) - set(DATA_CATEGORIES))
-    if unknown:
-        raise InvalidRequest(
-            f"unknown {name}: {', '.join(unknown)}; use: {', '.join(DATA_CATEGORIES)}", name
-        )
-    return sorted(values)
-
-
 def _aware(value: datetime, name: str) -> datetime:
     if value.tzinfo is None:
         raise InvalidRequest(f"{name} needs a time zone (RFC 3339, e.g. ...Z)", name)
@@ -200,7 +189,7 @@ class ItemService:
 
     def register_clip(self, tenant_id: str, request: ClipRequest) -> Registered:
         sha256 = _hash(request.sha256)
-        categories = _categories(request.data_categories)
+        categories = terms(request.data_categories, DATA_CATEGORIES, "data_categories")
         captured_at = _aware(request.captured_at, "captured_at")
         _check_capture(request)
         log_id = tenant_log_id(self.appender.db, tenant_id)
@@ -311,7 +300,9 @@ class ItemService:
                 f"parents must list 1 to {MAX_PARENTS} distinct item ids", "parents"
             )
         declared = (
-            _categories(request.data_categories) if request.data_categories is not None else None
+            terms(request.data_categories, DATA_CATEGORIES, "data_categories")
+            if request.data_categories is not None
+            else None
         )
         times = [
             _aware(t, "activity")

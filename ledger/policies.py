@@ -15,7 +15,7 @@ from ledger.entries import EntryType, obj, register
 from ledger.errors import Conflict, InvalidRequest
 from ledger.logs import tenant_log_id
 from ledger.models import Policy
-from ledger.vocabulary import PURPOSES
+from ledger.vocabulary import PURPOSES, terms
 
 VERSION_PATTERN = r"^[A-Za-z0-9._-]{1,40}$"
 
@@ -48,11 +48,7 @@ class PolicyService:
             raise InvalidRequest("version is 1-40 letters, digits, '.', '_' or '-'", "version")
         if not re.fullmatch(r"https?://[^\s]{1,490}", url):
             raise InvalidRequest("url must be an http(s) URL", "url")
-        if not purposes or len(set(purposes)) != len(purposes):
-            raise InvalidRequest("purposes must be a non-empty list without repeats", "purposes")
-        unknown = sorted(set(purposes) - set(PURPOSES))
-        if unknown:
-            raise InvalidRequest(f"unknown purposes: {', '.join(unknown)}", "purposes")
+        purposes = terms(purposes, PURPOSES, "purposes")
         log_id = tenant_log_id(self.appender.db, tenant_id)
 
         def work(writer: LogWriter) -> Policy:
@@ -64,7 +60,7 @@ class PolicyService:
                 tenant_id=tenant_id,
                 version=version,
                 url=url,
-                purposes=sorted(purposes),
+                purposes=purposes,
                 published_at=writer.now(),
                 log_index=-1,
             )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from ledger.errors import InvalidRequest
+
 PURPOSES = (
     "motion_imitation",
     "manipulation_planning",
@@ -39,3 +43,16 @@ ACTIVITY_TYPES = (
 LOCATION_GRANULARITIES = ("none", "country", "region", "city")
 # A use check names who will receive the data: the platform itself, or a named party.
 PLATFORM = "platform"
+
+
+def terms(values: Iterable[str], allowed: tuple[str, ...], name: str) -> list[str]:
+    """A non-empty list of distinct terms from `allowed`, sorted; InvalidRequest otherwise."""
+    values = list(values)
+    if not values or len(set(values)) != len(values):
+        raise InvalidRequest(f"{name} must be a non-empty list without repeats", name)
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise InvalidRequest(
+            f"unknown {name}: {', '.join(unknown)}; use: {', '.join(allowed)}", name
+        )
+    return sorted(values)

@@ -105,3 +105,13 @@ def custody(env: dict[str, str]):  # type: ignore[no-untyped-def]
 def s3_endpoint() -> Iterator[str]:
     """A real S3-compatible server (moto in server mode) for the whole test session."""
     yield from moto_server()
+
+
+@pytest.fixture
+def tenant(container: Container):  # type: ignore[no-untyped-def]
+    return container.tenants.create("Platform A")
+
+
+@pytest.fixture
+def other(container: Container):  # type: ignore[no-untyped-def]
+    return container.tenants.create("Platform B")

@@ -11,11 +11,6 @@ from jwcrypto import jws
 from tests.support.http import MINIMAL, PROBLEM, auth, log_entries, verify_with_jwcrypto
 
 
-@pytest.fixture
-def tenant(container):
-    return container.tenants.create("Platform A")
-
-
 def give(client, tenant, **changes):  # type: ignore[no-untyped-def]
     return client.post(
         "/v1/consents", json={**MINIMAL, **changes}, headers=auth(tenant.api_key.token)

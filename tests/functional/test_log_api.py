@@ -9,26 +9,13 @@ import pytest
 from nacl.signing import VerifyKey
 
 from tests.independent import rfc9162
+from tests.support.http import auth
 
 PROBLEM = "application/problem+json"
 
 
 def b64(text: str) -> bytes:
     return base64.b64decode(text)
-
-
-@pytest.fixture
-def tenant(container):
-    return container.tenants.create("Platform A")
-
-
-@pytest.fixture
-def other(container):
-    return container.tenants.create("Platform B")
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def grow(container, log_id: str, count: int) -> None:

@@ -23,16 +23,6 @@ from tests.support import s3
 from tests.support.http import MINIMAL, PROBLEM, auth, log_entries
 
 
-@pytest.fixture
-def tenant(container):
-    return container.tenants.create("Platform A")
-
-
-@pytest.fixture
-def other(container):
-    return container.tenants.create("Platform B")
-
-
 class Api:
     """A platform's calls, with its key."""
 
@@ -372,6 +362,7 @@ def test_a_wider_policy_needs_renewed_consent(api):
     assert wrong_url.status_code == 400
     old = api.consent()
     clip = api.clip(old)
+    assert api.check(clip["id"], "commercial_reuse")["reasons"] == ["purpose_not_covered"]
     wider = api.post(
         "/v1/policies",
         {
@@ -535,3 +526,18 @@ def test_content_on_s3_compatible_storage(api, container, settings, s3_endpoint,
         assert not any(settings.vault_folder.rglob(clip["id"]))  # nothing on the local disk
     finally:
         other.close()
+
+
+def test_parents_added_to_a_known_item_count_at_once(api):
+    """Recording known content with another parent narrows it, even after it was checked."""
+    wide = api.clip(api.consent(purposes=["motion_imitation", "benchmarking"]))
+    narrow = api.clip(api.consent(purposes=["motion_imitation"]))
+    label_bytes = os.urandom(8)
+    label = api.derive([wide["id"]], content=label_bytes)
+    assert api.check(label["id"], "benchmarking")["decision"] == "allow"
+    same = api.derive([narrow["id"]], content=label_bytes, expect=200)
+    assert same["id"] == label["id"]
+    assert api.check(label["id"], "benchmarking")["reasons"] == ["purpose_not_covered"]
+    assert api.check(label["id"])["consents"] == sorted(
+        [api.get(f"/v1/clips/{wide['id']}").json["consent"], narrow["consent"]]
+    )
