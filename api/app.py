@@ -8,7 +8,19 @@ import secrets
 from apiflask import APIFlask
 from flask import Response, g, request
 
-from api import apikeys, checks, consents, errors, items, logs, policies, wellknown, workers
+from api import (
+    apikeys,
+    checks,
+    consents,
+    erasures,
+    errors,
+    items,
+    logs,
+    policies,
+    webhooks,
+    wellknown,
+    workers,
+)
 from api.container import Container, build
 from api.deps import close_session
 from api.settings import Settings
@@ -59,6 +71,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         items.bp,
         checks.bp,
         workers.bp,
+        erasures.bp,
+        webhooks.bp,
     ):
         app.register_blueprint(blueprint)
     logging.getLogger("custody").setLevel(settings.log_level)

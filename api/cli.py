@@ -226,18 +226,109 @@ def receipts() -> None:
 )
 def receipts_verify(receipt: Path, keys_file: Path | None) -> None:
     """Check a receipt's signature offline and print what it says."""
-    if keys_file is not None:
-        published = json.loads(keys_file.read_text()).get("keys", [])
-    else:
-        container = Lazy().get()
-        with container.db.session() as session:
-            published = container.keys.published(session)
     try:
-        claims = verify_receipt(receipt.read_text(), published)
+        claims = verify_receipt(receipt.read_text(), _key_document(keys_file).get("keys", []))
     except ReceiptError as exc:
         raise click.ClickException(f"receipt does not verify: {exc}") from exc
     click.echo(json.dumps(claims, indent=2, sort_keys=True))
     click.echo("receipt verifies", err=True)
+
+
+@main.group()
+def retention() -> None:
+    """Scheduled deletion and erasure."""
+
+
+@retention.command("sweep")
+@click.option("--json", "as_json", is_flag=True)
+@pass_lazy
+def retention_sweep(lazy: Lazy, as_json: bool) -> None:
+    """Run one sweep now: erase what is due, certify it, tell the platforms' endpoints."""
+    report = _domain(lambda: lazy.get().retention.sweep())
+    if not report.ran:
+        raise click.ClickException("another process is sweeping; nothing done")
+    e, w = report.erased, report.webhooks
+    _emit(
+        as_json,
+        asdict(report),
+        [
+            f"planned:   {report.planned} erasures",
+            f"erased:    {e.erasures} erasures, {e.items} items, {e.objects} vault objects, "
+            f"{e.keys_destroyed} worker keys destroyed",
+            f"failed:    {e.failed} erasures left pending for retry",
+            f"certified: {report.certified} erasures",
+            f"requests:  {report.requests_completed} completed",
+            f"webhooks:  {w.delivered} delivered, {w.retrying} to retry, {w.failed} failed",
+        ],
+    )
+
+
+@retention.command("status")
+@click.option("--tenant", help="only this tenant")
+@click.option("--json", "as_json", is_flag=True)
+@pass_lazy
+def retention_status_command(lazy: Lazy, tenant: str | None, as_json: bool) -> None:
+    """What is due, overdue and done. Exits 1 when anything is overdue or failing."""
+    from retention.status import retention_status
+
+    container = lazy.get()
+    with container.db.session() as session:
+        report = retention_status(session, container.clock.now(), tenant)
+    payload = {**asdict(report), "now": report.now.isoformat(), "healthy": report.healthy}
+    lines = [f"as of {report.now.isoformat()} (database time)"]
+    for group in ("items", "erasures", "requests", "confirmations", "webhooks"):
+        counts = getattr(report, group)
+        lines.append(f"{group + ':':<15}" + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for title, rows in (
+        ("overdue request", report.overdue_requests),
+        ("failing erasure", report.failing_erasures),
+        ("unconfirmed copies", report.overdue_confirmations),
+    ):
+        lines += [f"{title}: " + "  ".join(f"{k}={v}" for k, v in row.items()) for row in rows]
+    _emit(as_json, payload, lines)
+    if not report.healthy:
+        sys.exit(1)
+
+
+@main.group()
+def certificates() -> None:
+    """Deletion certificates."""
+
+
+@certificates.command("verify")
+@click.argument("certificate", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--keys",
+    "keys_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="key document from /.well-known/custody-keys (default: this service's keys)",
+)
+def certificates_verify(certificate: Path, keys_file: Path | None) -> None:
+    """Check a deletion certificate offline: its signature, its checkpoint's signature, and
+    the tombstone's inclusion proof. Prints what was erased."""
+    from retention.certificates import CertificateError, verify_certificate
+
+    document = _key_document(keys_file)
+    try:
+        claims = verify_certificate(certificate.read_text(), document)
+    except CertificateError as exc:
+        raise click.ClickException(f"certificate does not verify: {exc}") from exc
+    click.echo(json.dumps(claims, indent=2, sort_keys=True))
+    click.echo(
+        f"certificate verifies: {len(claims['items'])} items erased at {claims['erased_at']}, "
+        f"tombstone {claims['tombstone']['index']} in a checkpoint of size "
+        f"{claims['checkpoint']['tree_size']}",
+        err=True,
+    )
+
+
+def _key_document(keys_file: Path | None) -> dict[str, Any]:
+    if keys_file is not None:
+        document: dict[str, Any] = json.loads(keys_file.read_text())
+        return document
+    container = Lazy().get()
+    with container.db.session() as session:
+        return {"keys": container.keys.published(session)}
 
 
 @main.command()

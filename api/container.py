@@ -9,7 +9,7 @@ from datetime import timedelta
 from api.settings import Settings
 from ledger.apikeys import ApiKeyService
 from ledger.appender import CHECKPOINT_INTERVAL, Appender
-from ledger.clock import Clock, SystemClock
+from ledger.clock import Clock, DatabaseClock
 from ledger.consents import ConsentService
 from ledger.db import Database, make_engine, upgrade
 from ledger.decisions import CheckService
@@ -20,6 +20,9 @@ from ledger.s3 import S3Backend
 from ledger.signing import FileKeyStore, KeyStore
 from ledger.tenants import TenantService
 from ledger.vault import Backend, LocalBackend, Vault, master_key_file
+from retention.requests import ErasureRequests
+from retention.sweep import Retention
+from retention.webhooks import Webhooks
 
 
 @dataclass
@@ -36,6 +39,9 @@ class Container:
     vault: Vault
     items: ItemService
     checks: CheckService
+    erasure_requests: ErasureRequests
+    webhooks: Webhooks
+    retention: Retention
 
     def close(self) -> None:
         self.db.dispose()
@@ -49,12 +55,12 @@ def build(
     migrate: bool = True,
 ) -> Container:
     """Open the database (migrating it unless told not to) and make sure signing keys exist."""
-    clock = clock or SystemClock()
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
     if migrate:
         upgrade(engine)
+    clock = clock or DatabaseClock(engine)  # deadlines agree across hosts: the database's time
     db = Database(engine)
     keys = KeyRing(
         key_store or FileKeyStore(settings.key_folder), clock, settings.origin, settings.key_overlap
@@ -79,6 +85,8 @@ def build(
         else LocalBackend(settings.vault_folder)
     )
     vault = Vault(backend, master)
+    requests = ErasureRequests(appender, settings.erasure_deadline)
+    webhooks = Webhooks(appender, vault, clock)
     return Container(
         settings=settings,
         clock=clock,
@@ -92,4 +100,16 @@ def build(
         vault=vault,
         items=ItemService(appender, vault),
         checks=CheckService(appender),
+        erasure_requests=requests,
+        webhooks=webhooks,
+        retention=Retention(
+            appender,
+            vault,
+            keys,
+            requests,
+            webhooks,
+            clock,
+            settings.origin,
+            timedelta(days=settings.confirm_copies_days),
+        ),
     )

@@ -10,6 +10,7 @@ from api.container import Container
 from ledger.appender import checkpoint_due
 
 log = logging.getLogger("custody.jobs")
+WEBHOOK_SECONDS = 5
 
 
 def build_scheduler(container: Container) -> BackgroundScheduler:
@@ -20,6 +21,24 @@ def build_scheduler(container: Container) -> BackgroundScheduler:
         seconds=container.settings.checkpoint_seconds,
         args=[container.appender],
         id="log.checkpoint",
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        container.retention.sweep,
+        "interval",
+        seconds=container.settings.sweep_seconds,
+        id="retention.sweep",
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        container.webhooks.deliver_due,
+        "interval",
+        seconds=WEBHOOK_SECONDS,
+        id="webhooks.deliver",
         max_instances=1,
         coalesce=True,
         replace_existing=True,

@@ -17,6 +17,7 @@ from ledger.vocabulary import (
     PURPOSES,
     RECIPIENT_KINDS,
 )
+from retention.requests import SCOPES
 
 B64 = {"format": "byte", "description": "base64 (RFC 4648, standard alphabet, padded)"}
 
@@ -370,3 +371,90 @@ class PolicyList(Schema):
 class ContentQuery(Strict):
     purpose = String(required=True, validate=OneOf(PURPOSES))
     recipient = String(load_default="platform", validate=Length(1, 64))
+
+
+class ErasureRequestIn(Strict):
+    worker = String(
+        required=True,
+        validate=Length(1, 200),
+        metadata={"description": "the platform's reference for the worker, or the pseudonym"},
+    )
+    scope = String(
+        load_default=None,
+        validate=OneOf(SCOPES),
+        metadata={"description": '"all"; or leave out and name a consent or an item'},
+    )
+    consent = String(load_default=None, validate=Length(1, 40))
+    item = String(load_default=None, validate=Length(1, 40))
+
+
+class ErasedItemOut(Schema):
+    id = String()
+    kind = String()
+    sha256 = String(metadata={"description": "the content hash the certificate names"})
+
+
+class CopiesOut(Schema):
+    confirm_by = String(allow_none=True)
+    confirmed_at = String(allow_none=True)
+    overdue = Boolean()
+
+
+class ErasureOut(Schema):
+    id = String()
+    status = String(metadata={"description": "pending, then done"})
+    reason = String(
+        metadata={"description": "retention_ended, consent_withdrawn, erasure_requested"}
+    )
+    request = String(allow_none=True)
+    worker = String(allow_none=True)
+    items = List(Nested(ErasedItemOut))
+    planned_at = String()
+    deadline = String()
+    overdue = Boolean()
+    attempts = Integer()
+    last_error = String(allow_none=True)
+    erased_at = String(allow_none=True)
+    log_index = Integer(allow_none=True, metadata={"description": "the tombstone entry"})
+    key_destroyed = Boolean(allow_none=True)
+    certificate = String(allow_none=True, metadata={"description": "where the certificate is"})
+    copies = Nested(CopiesOut)
+
+
+class ErasureRequestOut(Schema):
+    id = String()
+    status = String(metadata={"description": "in_progress, then completed"})
+    worker = String()
+    scope = String()
+    consent = String(allow_none=True)
+    item = String(allow_none=True)
+    received_at = String()
+    deadline = String()
+    overdue = Boolean()
+    completed_at = String(allow_none=True)
+    log_index = Integer()
+    erasures = List(Nested(ErasureOut))
+
+
+class ErasureRequestsQuery(Strict):
+    status = String(load_default=None, validate=OneOf(["in_progress", "completed", "overdue"]))
+    limit = Integer(load_default=100, validate=Range(min=1, max=1000))
+
+
+class ErasureRequestList(Schema):
+    requests = List(Nested(ErasureRequestOut))
+
+
+class WebhookEndpointIn(Strict):
+    url = String(required=True, validate=Length(1, 500))
+
+
+class WebhookEndpointOut(Schema):
+    id = String()
+    url = String()
+    created_at = String()
+    secret = String(metadata={"description": "whsec_...: shown once, when created"})
+
+
+class WebhookEndpointList(Schema):
+    endpoints = List(Nested(WebhookEndpointOut))

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import isodate
+
 
 class ConfigError(ValueError):
     pass
@@ -32,8 +34,19 @@ class Settings:
     s3_endpoint_url: str = ""
     s3_prefix: str = ""
     s3_region: str = ""
+    erasure_deadline: str = "P1M"  # ISO 8601 duration: GDPR's one month
+    confirm_copies_days: float = 7.0  # platforms confirm deleting their copies within
+    sweep_seconds: float = 60.0
 
     def __post_init__(self) -> None:
+        try:
+            deadline = isodate.parse_duration(self.erasure_deadline)
+        except (isodate.ISO8601Error, ValueError):
+            deadline = None
+        if deadline is None or isinstance(deadline, timedelta) and deadline <= timedelta(0):
+            raise ConfigError("CUSTODY_ERASURE_DEADLINE must be an ISO 8601 duration, e.g. P1M")
+        if self.sweep_seconds <= 0 or self.confirm_copies_days <= 0:
+            raise ConfigError("CUSTODY_SWEEP_SECONDS and CUSTODY_CONFIRM_COPIES_DAYS must be > 0")
         if self.master_key:
             try:
                 key = base64.b64decode(self.master_key, validate=True)
@@ -87,4 +100,7 @@ class Settings:
             s3_endpoint_url=get("S3_ENDPOINT_URL") or "",
             s3_prefix=get("S3_PREFIX") or "",
             s3_region=get("S3_REGION") or "",
+            erasure_deadline=get("ERASURE_DEADLINE") or "P1M",
+            confirm_copies_days=number("CONFIRM_COPIES_DAYS", 7.0),
+            sweep_seconds=number("SWEEP_SECONDS", 60.0),
         )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+from sqlalchemy import Engine, text
 
 
 class Clock(Protocol):
@@ -16,6 +19,56 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+def _system_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DatabaseClock:
+    """UTC as the database tells it, so that every process agrees on deadlines whatever its
+    host's clock says. The offset between the database's clock and this host's is measured
+    on first use and again every `refresh`; between measurements time costs no query."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        refresh: timedelta = timedelta(seconds=60),
+        local: Callable[[], datetime] = _system_now,
+    ) -> None:
+        self.engine = engine
+        self.refresh = refresh
+        self.local = local
+        self._lock = threading.Lock()
+        self._offset = timedelta(0)
+        self._measured_at: datetime | None = None
+
+    def now(self) -> datetime:
+        local = self.local()
+        with self._lock:
+            stale = self._measured_at is None or not (
+                self._measured_at <= local < self._measured_at + self.refresh
+            )
+            if stale:
+                self._offset = self._measure()
+                self._measured_at = local
+            return local + self._offset
+
+    def _measure(self) -> timedelta:
+        postgres = self.engine.dialect.name == "postgresql"
+        query = (
+            "SELECT clock_timestamp()"
+            if postgres
+            else "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"
+        )
+        with self.engine.connect() as connection:
+            before = self.local()
+            value: datetime | str = connection.execute(text(query)).scalar_one()
+            after = self.local()
+        if isinstance(value, str):  # SQLite answers text, in UTC
+            value = datetime.fromisoformat(value).replace(tzinfo=UTC)
+        offset: timedelta = value.astimezone(UTC) - (before + (after - before) / 2)
+        return offset
 
 
 class FakeClock:

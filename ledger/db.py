@@ -69,6 +69,45 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """Try to take a lock that one holder at a time has across every process using this
+        database; yield whether it was taken. A holder that dies releases it: on PostgreSQL
+        it is a session advisory lock on a connection kept for the duration, on SQLite (whose
+        users share one host) an flock on a file beside the database."""
+        if self.engine.dialect.name == "postgresql":
+            key = _lock_key(name)
+            with self.engine.connect() as connection:
+                taken = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})
+                held = bool(taken.scalar())
+                connection.commit()
+                try:
+                    yield held
+                finally:
+                    if held:
+                        connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                        connection.commit()
+            return
+        database = self.engine.url.database or ""
+        path = Path(f"{database}.{name}.lock") if database not in ("", ":memory:") else None
+        if path is None:  # a private in-memory database has one process by construction
+            yield True
+            return
+        with open(path, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
 
 def alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
@@ -87,7 +126,7 @@ def upgrade(engine: Engine) -> None:
 @contextmanager
 def _migration_lock(engine: Engine) -> Iterator[Connection]:
     if engine.dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(b"custody/migrations").digest()[:8], "big", signed=True)
+        key = _lock_key("custody/migrations")
         with engine.connect() as connection:
             connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
             connection.commit()
@@ -120,5 +159,5 @@ def serialize(session: Session, name: str) -> None:
     start with BEGIN IMMEDIATE, which serializes them all.
     """
     if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        key = _lock_key(name)
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})

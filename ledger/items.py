@@ -454,7 +454,7 @@ class ItemService:
             clip = self._clip(session, tenant_id, item_id)
             key = self.vault.data_key(session, clip.worker_id or "")
             expected = clip.sha256 or b""
-        size = self.vault.put(_object(tenant_id, item_id), key, source, expected)
+        size = self.vault.put(object_name(tenant_id, item_id), key, source, expected)
         log_id = tenant_log_id(self.appender.db, tenant_id)
 
         def work(writer: LogWriter) -> Item:
@@ -468,7 +468,7 @@ class ItemService:
         try:
             return self.appender.run([log_id], work)
         except Gone:
-            self.vault.backend.delete(_object(tenant_id, item_id))
+            self.vault.backend.delete(object_name(tenant_id, item_id))
             raise
 
     def stored_clip(self, session: Session, tenant_id: str, item_id: str) -> Item:
@@ -480,7 +480,7 @@ class ItemService:
 
     def read_content(self, session: Session, clip: Item) -> Iterator[bytes]:
         key = self.vault.data_key(session, clip.worker_id or "")
-        return self.vault.get(_object(clip.tenant_id, clip.id), key, clip.sha256 or b"")
+        return self.vault.get(object_name(clip.tenant_id, clip.id), key, clip.sha256 or b"")
 
     @staticmethod
     def _clip(session: Session, tenant_id: str, item_id: str) -> Item:
@@ -497,7 +497,8 @@ def _by_content(session: Session, tenant_id: str, sha256: bytes) -> Item | None:
     return session.scalar(select(Item).where(Item.tenant_id == tenant_id, Item.sha256 == sha256))
 
 
-def _object(tenant_id: str, item_id: str) -> str:
+def object_name(tenant_id: str, item_id: str) -> str:
+    """The vault object holding an item's bytes."""
     return f"{tenant_id}/{item_id}"
 
 

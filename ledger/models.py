@@ -211,7 +211,10 @@ class Item(Base):
     the commitment's salt are erasable; the log holds only the salted commitment."""
 
     __tablename__ = "items"
-    __table_args__ = (Index("ix_items_tenant_sha256", "tenant_id", "sha256"),)
+    __table_args__ = (
+        Index("ix_items_tenant_sha256", "tenant_id", "sha256"),
+        Index("ix_items_status_delete_after", "status", "delete_after"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
@@ -224,7 +227,7 @@ class Item(Base):
     data_categories: Mapped[list[str]] = mapped_column(JSON)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)  # capture metadata or activity
     delete_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # active, erasing (claimed), erased
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     log_index: Mapped[int] = mapped_column(BigInteger)
     content_size: Mapped[int | None] = mapped_column(BigInteger)

@@ -38,8 +38,8 @@ def _unb64url(text: str) -> bytes:
         raise ReceiptError("not base64url") from exc
 
 
-def sign_receipt(signer: Signer, claims: Mapping[str, Any]) -> str:
-    header = canonical_json({"alg": "EdDSA", "kid": signer.kid, "typ": RECEIPT_TYPE})
+def sign_receipt(signer: Signer, claims: Mapping[str, Any], typ: str = RECEIPT_TYPE) -> str:
+    header = canonical_json({"alg": "EdDSA", "kid": signer.kid, "typ": typ})
     signing_input = f"{_b64url(header)}.{_b64url(canonical_json(dict(claims)))}"
     return f"{signing_input}.{_b64url(signer.sign(signing_input.encode()))}"
 

@@ -106,6 +106,25 @@ class S3Backend:
         except (BotoCoreError, ClientError) as exc:
             raise VaultError(f"object storage failed deleting {name}: {exc}") from exc
 
+    def delete_many(self, names: list[str]) -> None:
+        for start in range(0, len(names), 1000):  # DeleteObjects takes at most 1,000 keys
+            batch = [{"Key": self._key(name)} for name in names[start : start + 1000]]
+            try:
+                done = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+            except (BotoCoreError, ClientError) as exc:
+                raise VaultError(
+                    f"object storage failed deleting {len(batch)} objects: {exc}"
+                ) from exc
+            failed = done.get("Errors") or []
+            if failed:
+                first = failed[0]
+                raise VaultError(
+                    f"object storage kept {len(failed)} objects, e.g. {first.get('Key')}: "
+                    f"{first.get('Code')} {first.get('Message')}"
+                )
+
     def exists(self, name: str) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(name))

@@ -58,6 +58,10 @@ class Backend(Protocol):
 
     def delete(self, name: str) -> None: ...
 
+    def delete_many(self, names: list[str]) -> None:
+        """Delete objects (absent ones are fine); raise VaultError if any may remain."""
+        ...
+
     def exists(self, name: str) -> bool: ...
 
 
@@ -105,7 +109,14 @@ class LocalBackend:
                 yield block
 
     def delete(self, name: str) -> None:
-        self._path(name).unlink(missing_ok=True)
+        try:
+            self._path(name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise VaultError(f"the vault folder failed deleting {name}: {exc}") from exc
+
+    def delete_many(self, names: list[str]) -> None:
+        for name in names:
+            self.delete(name)
 
     def exists(self, name: str) -> bool:
         return self._path(name).exists()
@@ -125,8 +136,7 @@ class Vault:
         row = session.get(WorkerKey, worker_id)
         if row is not None and row.wrapped is not None:
             return
-        nonce = secrets.token_bytes(12)
-        wrapped = nonce + self._master.encrypt(nonce, secrets.token_bytes(32), worker_id.encode())
+        wrapped = self.seal(secrets.token_bytes(32), worker_id)
         if row is None:
             session.add(WorkerKey(worker_id=worker_id, wrapped=wrapped, created_at=now))
         else:
@@ -136,15 +146,27 @@ class Vault:
         row = session.get(WorkerKey, worker_id)
         if row is None or row.wrapped is None:
             raise VaultError("the worker's data key does not exist (destroyed or never made)")
-        try:
-            return self._master.decrypt(row.wrapped[:12], row.wrapped[12:], worker_id.encode())
-        except InvalidTag:
-            raise VaultError("the worker's data key does not unwrap: wrong master key") from None
+        return self.unseal(row.wrapped, worker_id)
 
-    def destroy_key(self, session: Session, worker_id: str, now: datetime) -> None:
+    def destroy_key(self, session: Session, worker_id: str, now: datetime) -> bool:
+        """Forget the worker's data key; False if there was no live one."""
         row = session.get(WorkerKey, worker_id)
-        if row is not None and row.wrapped is not None:
-            row.wrapped, row.destroyed_at = None, now
+        if row is None or row.wrapped is None:
+            return False
+        row.wrapped, row.destroyed_at = None, now
+        return True
+
+    # Small secrets kept in the database: data keys, webhook signing secrets --------------
+
+    def seal(self, secret: bytes, context: str) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return nonce + self._master.encrypt(nonce, secret, context.encode())
+
+    def unseal(self, sealed: bytes, context: str) -> bytes:
+        try:
+            return self._master.decrypt(sealed[:12], sealed[12:], context.encode())
+        except InvalidTag:
+            raise VaultError(f"a secret of {context} does not unseal: wrong master key") from None
 
     # Objects -----------------------------------------------------------------------------
 

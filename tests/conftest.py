@@ -14,6 +14,7 @@ from api.settings import Settings
 from ledger.clock import FakeClock
 from tests.support import entries as _entries  # noqa: F401  (registers test.event)
 from tests.support.databases import PostgresTemplate, SqliteTemplate, postgres_url
+from tests.support.platform import Api
 from tests.support.s3 import moto_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,3 +116,8 @@ def tenant(container: Container):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def other(container: Container):  # type: ignore[no-untyped-def]
     return container.tenants.create("Platform B")
+
+
+@pytest.fixture
+def api(client, tenant, clock):  # type: ignore[no-untyped-def]
+    return Api(client, tenant, clock)

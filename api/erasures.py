@@ -1,0 +1,165 @@
+"""/v1/erasure-requests, /v1/erasures and /v1/retention: erasure asked for, done, proven."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import Response, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api import schemas
+from api.auth import ANY_ROLE, auth, principal
+from api.deps import container, session
+from ledger.clock import format_ts
+from ledger.errors import Conflict
+from retention.models import Erasure, ErasureRequest
+from retention.requests import RequestIn
+from retention.status import retention_status
+
+bp = APIBlueprint("erasures", __name__, tag="Retention")
+WRITERS = ["platform", "admin"]
+
+
+def _ts(value: Any) -> str | None:
+    return format_ts(value) if value is not None else None
+
+
+def render_erasure(db: Session, erasure: Erasure) -> dict[str, Any]:
+    now = container().clock.now()
+    items = container().retention.items(db, erasure.id)
+    return {
+        "id": erasure.id,
+        "status": erasure.status,
+        "reason": erasure.reason,
+        "request": erasure.request_id,
+        "worker": erasure.worker_id,
+        "items": [{"id": i, "kind": k, "sha256": h.hex()} for i, k, h in items],
+        "planned_at": format_ts(erasure.planned_at),
+        "deadline": format_ts(erasure.deadline),
+        "overdue": erasure.status == "pending" and erasure.deadline < now,
+        "attempts": erasure.attempts,
+        "last_error": erasure.last_error,
+        "erased_at": _ts(erasure.erased_at),
+        "log_index": erasure.log_index,
+        "key_destroyed": erasure.key_destroyed,
+        "certificate": url_for("erasures.certificate", erasure_id=erasure.id)
+        if erasure.certificate
+        else None,
+        "copies": {
+            "confirm_by": _ts(erasure.confirm_by),
+            "confirmed_at": _ts(erasure.confirmed_at),
+            "overdue": erasure.confirmed_at is None
+            and erasure.confirm_by is not None
+            and erasure.confirm_by < now,
+        },
+    }
+
+
+def render_request(db: Session, request: ErasureRequest) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "status": request.status,
+        "worker": request.worker_id,
+        "scope": request.scope,
+        "consent": request.target if request.scope == "consent" else None,
+        "item": request.target if request.scope == "item" else None,
+        "received_at": format_ts(request.received_at),
+        "deadline": format_ts(request.deadline),
+        "overdue": request.status != "completed" and request.deadline < container().clock.now(),
+        "completed_at": _ts(request.completed_at),
+        "log_index": request.log_index,
+        "erasures": [
+            render_erasure(db, e) for e in container().erasure_requests.erasures(db, request.id)
+        ],
+    }
+
+
+@bp.post("/v1/erasure-requests")
+@bp.auth_required(auth, roles=WRITERS)
+@bp.input(schemas.ErasureRequestIn, arg_name="body")
+@bp.output(schemas.ErasureRequestOut, status_code=202)
+def create_request(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Ask for a worker's item, a consent's items, or everything to be erased. Checks deny
+    the items at once; the sweep erases them before the deadline. The same request while one
+    is in progress answers with that one."""
+    requested = container().erasure_requests.request(
+        principal().tenant_id, RequestIn(**body), principal().key_id
+    )
+    location = url_for("erasures.show_request", request_id=requested.request.id)
+    return render_request(session(), requested.request), 202, {"Location": location}
+
+
+@bp.get("/v1/erasure-requests")
+@bp.auth_required(auth, roles=ANY_ROLE)
+@bp.input(schemas.ErasureRequestsQuery, location="query", arg_name="query")
+@bp.output(schemas.ErasureRequestList)
+def list_requests(query: dict[str, Any]) -> dict[str, Any]:
+    """Requests, oldest deadline first; `status=overdue` lists those past their deadline."""
+    db = session()
+    wanted = select(ErasureRequest).where(ErasureRequest.tenant_id == principal().tenant_id)
+    if query["status"] == "overdue":
+        wanted = wanted.where(
+            ErasureRequest.status == "in_progress",
+            ErasureRequest.deadline < container().clock.now(),
+        )
+    elif query["status"]:
+        wanted = wanted.where(ErasureRequest.status == query["status"])
+    found = db.scalars(
+        wanted.order_by(ErasureRequest.deadline, ErasureRequest.id).limit(query["limit"])
+    )
+    return {"requests": [render_request(db, r) for r in found]}
+
+
+@bp.get("/v1/erasure-requests/<request_id>")
+@bp.auth_required(auth, roles=ANY_ROLE)
+@bp.output(schemas.ErasureRequestOut)
+def show_request(request_id: str) -> dict[str, Any]:
+    """The request, its status and deadline, and the erasures it caused."""
+    db = session()
+    request = container().erasure_requests.get(db, principal().tenant_id, request_id)
+    return render_request(db, request)
+
+
+@bp.get("/v1/erasures/<erasure_id>")
+@bp.auth_required(auth, roles=ANY_ROLE)
+@bp.output(schemas.ErasureOut)
+def show_erasure(erasure_id: str) -> dict[str, Any]:
+    db = session()
+    return render_erasure(db, container().retention.get(db, principal().tenant_id, erasure_id))
+
+
+@bp.get("/v1/erasures/<erasure_id>/certificate")
+@bp.auth_required(auth, roles=ANY_ROLE)
+@bp.doc(
+    description="The deletion certificate: a compact JWS (application/jose) signed with the "
+    "statement key, verifiable offline with `custody certificates verify`. 409 until a "
+    "signed checkpoint covers the erasure's tombstone."
+)
+def certificate(erasure_id: str) -> Response:
+    erasure = container().retention.get(session(), principal().tenant_id, erasure_id)
+    if erasure.certificate is None:
+        raise Conflict(
+            f"erasure {erasure_id} is {erasure.status}; its certificate is issued once a "
+            "signed checkpoint covers its tombstone"
+        )
+    return Response(erasure.certificate, mimetype="application/jose")
+
+
+@bp.post("/v1/erasures/<erasure_id>/confirmation")
+@bp.auth_required(auth, roles=WRITERS)
+@bp.output(schemas.ErasureOut)
+def confirm(erasure_id: str) -> dict[str, Any]:
+    """Confirm that the platform deleted its own copies of the erased items (on the log)."""
+    confirmed = container().retention.confirm(principal().tenant_id, erasure_id)
+    return render_erasure(session(), confirmed)
+
+
+@bp.get("/v1/retention/status")
+@bp.auth_required(auth, roles=ANY_ROLE)
+def status() -> dict[str, Any]:
+    """What is due, overdue, failing and done for this tenant."""
+    report = retention_status(session(), container().clock.now(), principal().tenant_id)
+    return {**asdict(report), "now": format_ts(report.now), "healthy": report.healthy}

@@ -1,0 +1,47 @@
+"""/v1/webhook-endpoints: where a platform hears about erasures (Standard Webhooks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+
+from api import schemas
+from api.auth import ANY_ROLE, auth, principal
+from api.deps import container, session
+from ledger.clock import format_ts
+from retention.models import WebhookEndpoint
+
+bp = APIBlueprint("webhooks", __name__, url_prefix="/v1/webhook-endpoints", tag="Retention")
+WRITERS = ["platform", "admin"]
+
+
+def render(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {"id": endpoint.id, "url": endpoint.url, "created_at": format_ts(endpoint.created_at)}
+
+
+@bp.post("")
+@bp.auth_required(auth, roles=WRITERS)
+@bp.input(schemas.WebhookEndpointIn, arg_name="body")
+@bp.output(schemas.WebhookEndpointOut, status_code=201)
+def add(body: dict[str, Any]) -> dict[str, Any]:
+    """Register an endpoint (https, or http to this machine). Its `whsec_` signing secret is
+    shown once."""
+    added = container().webhooks.add(principal().tenant_id, body["url"])
+    return {**render(added.endpoint), "secret": added.secret}
+
+
+@bp.get("")
+@bp.auth_required(auth, roles=ANY_ROLE)
+@bp.output(schemas.WebhookEndpointList)
+def list_endpoints() -> dict[str, Any]:
+    endpoints = container().webhooks.endpoints(session(), principal().tenant_id)
+    return {"endpoints": [render(e) for e in endpoints]}
+
+
+@bp.delete("/<endpoint_id>")
+@bp.auth_required(auth, roles=WRITERS)
+@bp.output({}, status_code=204)
+def remove(endpoint_id: str) -> tuple[str, int]:
+    container().webhooks.remove(principal().tenant_id, endpoint_id)
+    return "", 204

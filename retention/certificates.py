@@ -1,0 +1,118 @@
+"""Deletion certificates: compact JWS (EdDSA, the statement key) that say what was erased,
+why and when, and carry their own proof that the erasure is on the log.
+
+A certificate holds the tombstone entry's exact bytes, a signed checkpoint of the log and
+the RFC 9162 inclusion proof of the tombstone in that checkpoint. `verify_certificate`
+checks all of it with nothing but the published key document: the JWS signature (statement
+key), the checkpoint's signature (log key), that the tombstone hashes into the checkpoint's
+root, and that the tombstone names exactly the certificate's erasure and items.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ledger.clock import format_ts
+from ledger.merkle import ProofError, leaf_hash, verify_inclusion
+from ledger.note import NoteError, parse_checkpoint, verify_note
+from ledger.receipts import ReceiptError, sign_receipt, verify_receipt
+from ledger.signing import Signer
+from ledger.verify import keys_from_document
+from retention.models import Erasure
+
+CERTIFICATE_TYPE = "custody-deletion-certificate+jws"
+
+
+class CertificateError(ValueError):
+    """A certificate that is malformed, or whose signature or proof does not verify."""
+
+
+def sign_certificate(
+    signer: Signer,
+    *,
+    origin: str,
+    erasure: Erasure,
+    items: Sequence[tuple[str, str, bytes]],  # (id, kind, sha256)
+    log_id: str,
+    entry: bytes,
+    note: str,
+    tree_size: int,
+    root: bytes,
+    proof: Sequence[bytes],
+    issued_at: str,
+) -> str:
+    assert erasure.erased_at is not None and erasure.log_index is not None
+    claims = {
+        "iss": origin,
+        "iat": issued_at,
+        "certificate": erasure.id,
+        "tenant": erasure.tenant_id,
+        "worker": erasure.worker_id,
+        "reason": erasure.reason,
+        "request": erasure.request_id,
+        "erased_at": format_ts(erasure.erased_at),
+        "key_destroyed": bool(erasure.key_destroyed),
+        "items": [{"id": i, "kind": k, "sha256": h.hex()} for i, k, h in sorted(items)],
+        "tombstone": {
+            "log": log_id,
+            "index": erasure.log_index,
+            "entry": base64.b64encode(entry).decode(),
+        },
+        "checkpoint": {
+            "tree_size": tree_size,
+            "root_hash": base64.b64encode(root).decode(),
+            "note": note,
+        },
+        "inclusion_proof": [base64.b64encode(p).decode() for p in proof],
+    }
+    return sign_receipt(signer, claims, typ=CERTIFICATE_TYPE)
+
+
+def verify_certificate(token: str, keys_document: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a certificate offline against a key document from /.well-known/custody-keys;
+    return its claims."""
+    try:
+        claims = verify_receipt(token, keys_document.get("keys", []))
+    except ReceiptError as exc:
+        raise CertificateError(str(exc)) from exc
+    try:
+        tombstone, checkpoint = claims["tombstone"], claims["checkpoint"]
+        entry = base64.b64decode(tombstone["entry"], validate=True)
+        root = base64.b64decode(checkpoint["root_hash"], validate=True)
+        proof = [base64.b64decode(p, validate=True) for p in claims["inclusion_proof"]]
+        index, size = int(tombstone["index"]), int(checkpoint["tree_size"])
+        items = sorted(item["id"] for item in claims["items"])
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise CertificateError(f"certificate is missing or garbles {exc}") from exc
+    try:
+        body, _ = verify_note(checkpoint["note"], keys_from_document(dict(keys_document)))
+        signed = parse_checkpoint(body)
+    except NoteError as exc:
+        raise CertificateError(f"the checkpoint does not verify: {exc}") from exc
+    if signed.size != size or signed.root != root:
+        raise CertificateError("the checkpoint note and the certificate disagree")
+    try:
+        verify_inclusion(leaf_hash(entry), index, size, proof, root)
+    except ProofError as exc:
+        raise CertificateError(f"the tombstone is not in the checkpoint: {exc}") from exc
+    try:
+        logged = json.loads(entry)
+        data = logged["data"]
+        matches = (
+            logged["type"] == "items.erased"
+            and logged["log"] == tombstone["log"]
+            and logged["seq"] == index
+            and data["erasure"] == claims["certificate"]
+            and data["items"] == items
+            and data["reason"] == claims["reason"]
+            and data["key_destroyed"] == claims["key_destroyed"]
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CertificateError("the tombstone is not an erasure entry") from exc
+    if not matches:
+        raise CertificateError("the tombstone on the log does not match the certificate")
+    return claims

@@ -1,0 +1,294 @@
+"""Erasure requests: a worker asks for one item, a consent's items, or everything to go.
+
+The request is on the log (`erasure.requested`) and its items are claimed into pending
+erasures in the same transaction, so checks deny them at once; the sweep carries them out.
+A request is completed when nothing in its scope (as it stood when it was received) is left
+unerased and every erasure it caused is certified; past its deadline and not completed it is
+reported as overdue until it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import isodate
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ledger.appender import Appender, LogWriter
+from ledger.clock import format_ts
+from ledger.entries import ID, TS, EntryType, obj, register
+from ledger.errors import InvalidRequest, NotFound
+from ledger.ids import new_id
+from ledger.logs import tenant_log_id
+from ledger.models import Consent, Item, ItemParent, ItemRoot, Worker
+from retention.erasure import ERASURE_REQUESTED, Claim, chunks, owner_of, plan
+from retention.models import Erasure, ErasureRequest
+
+SCOPES = ("all", "consent", "item")
+
+ERASURE_REQUESTED_ENTRY = register(
+    EntryType(
+        "erasure.requested",
+        1,
+        obj(
+            {
+                "request": ID,
+                "scope": {"enum": list(SCOPES)},
+                "target": {"anyOf": [ID, {"type": "null"}]},
+                "deadline": TS,
+                "erasures": {"type": "array", "items": ID},
+            }
+        ),
+    )
+)
+REQUEST_COMPLETED = register(
+    EntryType(
+        "erasure.request_completed",
+        1,
+        obj({"request": ID, "erasures": {"type": "array", "items": ID}}),
+    )
+)
+
+
+@dataclass(frozen=True)
+class RequestIn:
+    worker: str  # the platform's reference or the pseudonym
+    scope: str | None = None
+    consent: str | None = None
+    item: str | None = None
+
+
+@dataclass(frozen=True)
+class Requested:
+    request: ErasureRequest
+    created: bool  # False: the same request was already in progress
+
+
+def _scope(asked: RequestIn) -> tuple[str, str | None]:
+    given = [s for s, v in (("consent", asked.consent), ("item", asked.item)) if v]
+    if asked.scope not in (None, *SCOPES):
+        raise InvalidRequest("scope must be all, consent or item", "scope")
+    if asked.scope == "all":
+        if given:
+            raise InvalidRequest("scope all erases everything; leave out consent and item", "scope")
+        return "all", None
+    if len(given) != 1 or (asked.scope is not None and asked.scope != given[0]):
+        raise InvalidRequest(
+            'say what to erase: "scope": "all", or a "consent", or an "item"', "scope"
+        )
+    return given[0], asked.consent or asked.item
+
+
+def consent_family(session: Session, worker_id: str, consent_id: str) -> set[str]:
+    """The consent and every amendment before or after it."""
+    links = {
+        c.id: (c.amends, c.superseded_by)
+        for c in session.scalars(select(Consent).where(Consent.worker_id == worker_id))
+    }
+    family, todo = set(), [consent_id]
+    while todo:
+        current = todo.pop()
+        if current in family or current not in links:
+            continue
+        family.add(current)
+        todo += [c for c in links[current] if c]
+    return family
+
+
+def in_scope(session: Session, request: ErasureRequest) -> set[str]:
+    """Every item the request covers, whatever its status: the items it names (registered
+    before it) and everything derived from them."""
+    before = Item.log_index < request.log_index
+    if request.scope == "all":
+        query = select(Item.id).where(Item.worker_id == request.worker_id, before)
+    elif request.scope == "consent":
+        family = consent_family(session, request.worker_id, request.target or "")
+        query = select(Item.id).where(Item.consent_id.in_(family), before)
+    else:
+        query = select(Item.id).where(Item.id == request.target)
+    found = set(session.scalars(query))
+    frontier = sorted(found)
+    while frontier:  # descendants of any status, unlike `descend`
+        reached: set[str] = set()
+        for part in chunks(frontier):
+            reached |= set(
+                session.scalars(select(ItemParent.child_id).where(ItemParent.parent_id.in_(part)))
+            )
+        frontier = sorted(reached - found)
+        found |= reached
+    return found
+
+
+class ErasureRequests:
+    def __init__(self, appender: Appender, deadline: str = "P1M") -> None:
+        self.appender = appender
+        self.deadline = isodate.parse_duration(deadline)
+
+    def request(self, tenant_id: str, asked: RequestIn, by: str | None) -> Requested:
+        scope, target = _scope(asked)
+        log_id = tenant_log_id(self.appender.db, tenant_id)
+
+        def work(writer: LogWriter) -> Requested:
+            session, now = writer.session, writer.now()
+            worker = session.scalar(
+                select(Worker).where(
+                    Worker.tenant_id == tenant_id,
+                    or_(Worker.id == asked.worker, Worker.ref == asked.worker),
+                )
+            )
+            if worker is None:
+                raise NotFound("worker")
+            same = session.scalar(
+                select(ErasureRequest).where(
+                    ErasureRequest.worker_id == worker.id,
+                    ErasureRequest.scope == scope,
+                    ErasureRequest.target.is_(None)
+                    if target is None
+                    else ErasureRequest.target == target,
+                    ErasureRequest.status == "in_progress",
+                )
+            )
+            if same is not None:
+                return Requested(same, created=False)
+            triggers = self._triggers(session, worker.id, scope, target)
+            request = ErasureRequest(
+                id=new_id("erq"),
+                tenant_id=tenant_id,
+                worker_id=worker.id,
+                scope=scope,
+                target=target,
+                status="in_progress",
+                received_at=now,
+                deadline=now + self.deadline,
+                completed_at=None,
+                log_index=-1,
+                requested_by=by,
+            )
+            session.add(request)
+            session.flush()
+            made = plan(
+                writer,
+                tenant_id,
+                log_id,
+                Claim(
+                    ERASURE_REQUESTED,
+                    owner_of(session, triggers),
+                    request.deadline,
+                    request.id,
+                ),
+            )
+            request.log_index = writer.append(
+                log_id,
+                "erasure.requested",
+                {
+                    "request": request.id,
+                    "scope": scope,
+                    "target": target,
+                    "deadline": format_ts(request.deadline),
+                    "erasures": made,
+                },
+                subject=worker.id,
+            ).index
+            return Requested(request, created=True)
+
+        result: Requested = self.appender.run([log_id], work)
+        return result
+
+    @staticmethod
+    def _triggers(session: Session, worker_id: str, scope: str, target: str | None) -> list[str]:
+        active = Item.status == "active"
+        if scope == "all":
+            query = select(Item.id).where(Item.worker_id == worker_id, active)
+        elif scope == "consent":
+            consent = session.get(Consent, target)
+            if consent is None or consent.worker_id != worker_id:
+                raise NotFound("consent", target)
+            family = consent_family(session, worker_id, consent.id)
+            query = select(Item.id).where(Item.consent_id.in_(family), active)
+        else:
+            # The item must descend from one of the worker's clips.
+            mine = session.scalar(
+                select(ItemRoot.item_id)
+                .join(Item, Item.id == ItemRoot.clip_id)
+                .where(ItemRoot.item_id == target, Item.worker_id == worker_id)
+                .limit(1)
+            )
+            if mine is None:
+                raise NotFound("item", target)
+            query = select(Item.id).where(Item.id == target, active)
+        return sorted(session.scalars(query))
+
+    def get(self, session: Session, tenant_id: str, request_id: str) -> ErasureRequest:
+        request = session.get(ErasureRequest, request_id)
+        if request is None or request.tenant_id != tenant_id:
+            raise NotFound("erasure request", request_id)
+        return request
+
+    @staticmethod
+    def erasures(session: Session, request_id: str) -> list[Erasure]:
+        return list(
+            session.scalars(
+                select(Erasure).where(Erasure.request_id == request_id).order_by(Erasure.id)
+            )
+        )
+
+    def complete(self, tenant_id: str) -> int:
+        """Mark completed every request of the tenant that has nothing left to erase and
+        whose erasures are all certified."""
+        log_id = tenant_log_id(self.appender.db, tenant_id)
+        with self.appender.db.session() as session:
+            open_requests = session.scalars(
+                select(ErasureRequest).where(
+                    ErasureRequest.tenant_id == tenant_id, ErasureRequest.status == "in_progress"
+                )
+            ).all()
+            finished = [r.id for r in open_requests if self._finished(session, r)]
+        if not finished:
+            return 0
+
+        def work(writer: LogWriter) -> int:
+            done = 0
+            for request_id in finished:
+                request = writer.session.get(ErasureRequest, request_id)
+                if request is None or request.status != "in_progress":
+                    continue
+                request.status, request.completed_at = "completed", writer.now()
+                writer.append(
+                    log_id,
+                    "erasure.request_completed",
+                    {
+                        "request": request.id,
+                        "erasures": [e.id for e in self.erasures(writer.session, request.id)],
+                    },
+                    subject=request.worker_id,
+                )
+                done += 1
+            return done
+
+        completed: int = self.appender.run([log_id], work)
+        return completed
+
+    def _finished(self, session: Session, request: ErasureRequest) -> bool:
+        if any(e.certificate is None for e in self.erasures(session, request.id)):
+            return False
+        items = sorted(in_scope(session, request))
+        for part in chunks(items):
+            left = session.scalar(
+                select(Item.id).where(Item.id.in_(part), Item.status != "erased").limit(1)
+            )
+            if left is not None:
+                return False
+        return True
+
+    @staticmethod
+    def overdue(
+        session: Session, now: datetime, tenant_id: str | None = None
+    ) -> list[ErasureRequest]:
+        query = select(ErasureRequest).where(
+            ErasureRequest.status == "in_progress", ErasureRequest.deadline < now
+        )
+        if tenant_id is not None:
+            query = query.where(ErasureRequest.tenant_id == tenant_id)
+        return list(session.scalars(query.order_by(ErasureRequest.deadline)))
