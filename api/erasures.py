@@ -89,7 +89,8 @@ def create_request(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str,
         principal().tenant_id, RequestIn(**body), principal().key_id
     )
     location = url_for("erasures.show_request", request_id=requested.request.id)
-    return render_request(session(), requested.request), 202, {"Location": location}
+    with container().db.session() as fresh:  # the request's own session predates the commit
+        return render_request(fresh, requested.request), 202, {"Location": location}
 
 
 @bp.get("/v1/erasure-requests")
