@@ -45,7 +45,7 @@ REASONS = (RETENTION_ENDED, CONSENT_WITHDRAWN, ERASURE_REQUESTED)
 
 MAX_ITEMS = 1000  # per erasure, so that a tombstone and a certificate stay small
 PLAN_LIMIT = 5000  # due items claimed per log transaction
-ERASE_LIMIT = 100  # erasures carried out per log transaction
+ERASE_LIMIT = 20  # erasures carried out per log transaction
 OVERDUE_AFTER = timedelta(days=1)  # a due item not erased by then is overdue
 _IN = 900  # ids per IN list
 T = TypeVar("T")

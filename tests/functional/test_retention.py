@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import json
 import os
-import uuid
 from dataclasses import replace
 from datetime import timedelta
 
@@ -24,24 +23,15 @@ from ledger.models import Item, WorkerKey
 from ledger.verification import verify_database
 from retention.certificates import verify_certificate
 from retention.models import Erasure
-from tests.support import s3
 from tests.support.http import PROBLEM, auth, log_entries
 from tests.support.platform import Api
 from tests.support.receiver import receiver
+from tests.support.s3 import vault_settings
 
 
 @pytest.fixture
 def settings(tmp_path, db_url, request, monkeypatch) -> Settings:
-    """SQLite keeps the vault in a local folder; PostgreSQL keeps it on S3."""
-    local = Settings(data_dir=tmp_path / "data", database_url=db_url)
-    if not db_url.startswith("postgresql"):
-        return local
-    endpoint = request.getfixturevalue("s3_endpoint")
-    for name, value in s3.ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
-    bucket = f"vault-{uuid.uuid4().hex[:12]}"
-    s3.client(endpoint).create_bucket(Bucket=bucket)
-    return replace(local, s3_bucket=bucket, s3_endpoint_url=endpoint, s3_prefix="vault")
+    return vault_settings(tmp_path, db_url, request, monkeypatch)
 
 
 def stored_clip(api: Api, consent: str, worker: str = "w-123", **changes) -> tuple[dict, bytes]:  # type: ignore[type-arg]

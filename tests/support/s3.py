@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -57,3 +58,21 @@ def moto_server() -> Iterator[str]:
 
 def client(endpoint: str) -> Any:
     return boto3.client("s3", endpoint_url=endpoint, **CREDENTIALS)
+
+
+def vault_settings(tmp_path: Any, db_url: str, request: Any, monkeypatch: Any) -> Any:
+    """Settings for the retention tests: SQLite keeps the vault in a local folder,
+    PostgreSQL keeps it on the real S3 server (a bucket per test)."""
+    from dataclasses import replace
+
+    from api.settings import Settings
+
+    local = Settings(data_dir=tmp_path / "data", database_url=db_url)
+    if not db_url.startswith("postgresql"):
+        return local
+    endpoint = request.getfixturevalue("s3_endpoint")
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"vault-{uuid.uuid4().hex[:12]}"
+    client(endpoint).create_bucket(Bucket=bucket)
+    return replace(local, s3_bucket=bucket, s3_endpoint_url=endpoint, s3_prefix="vault")
