@@ -421,6 +421,10 @@ class ErasureOut(Schema):
     copies = Nested(CopiesOut)
 
 
+class CausedErasureOut(ErasureOut):
+    """An erasure as listed in its request (its own name in the spec)."""
+
+
 class ErasureRequestOut(Schema):
     id = String()
     status = String(metadata={"description": "in_progress, then completed"})
@@ -433,7 +437,7 @@ class ErasureRequestOut(Schema):
     overdue = Boolean()
     completed_at = String(allow_none=True)
     log_index = Integer()
-    erasures = List(Nested(ErasureOut))
+    erasures = List(Nested(CausedErasureOut))
 
 
 class ErasureRequestsQuery(Strict):

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -213,7 +214,14 @@ class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
         Index("ix_items_tenant_sha256", "tenant_id", "sha256"),
-        Index("ix_items_status_delete_after", "status", "delete_after"),
+        # What the retention sweep looks for: active items by due date, per tenant.
+        Index(
+            "ix_items_due",
+            "tenant_id",
+            "delete_after",
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

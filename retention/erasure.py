@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger.appender import Appender, LogWriter
@@ -103,20 +103,31 @@ def descend(session: Session, owners: dict[str, str | None]) -> dict[str, str | 
     of the first ancestor that reached it."""
     frontier = sorted(owners)
     while frontier:
-        reached = []
+        edges: list[tuple[str, str]] = []
         for part in chunks(frontier):
             rows = session.execute(
-                select(ItemParent.parent_id, ItemParent.child_id)
-                .join(Item, Item.id == ItemParent.child_id)
-                .where(ItemParent.parent_id.in_(part), Item.status == "active")
-                .order_by(ItemParent.child_id, ItemParent.parent_id)
+                select(ItemParent.parent_id, ItemParent.child_id).where(
+                    ItemParent.parent_id.in_(part)
+                )
             )
-            for parent, child in rows:
-                if child not in owners:
-                    owners[child] = owners[parent]
-                    reached.append(child)
-        frontier = reached
+            edges += [(parent, child) for parent, child in rows]
+        children = sorted({child for _, child in edges} - owners.keys())
+        active = {i for i, status in item_statuses(session, children).items() if status == "active"}
+        for parent, child in sorted(edges, key=lambda e: (e[1], e[0])):
+            if child in active and child not in owners:
+                owners[child] = owners[parent]
+        frontier = sorted(active)
     return owners
+
+
+def item_statuses(session: Session, ids: Sequence[str]) -> dict[str, str]:
+    """Items' statuses by primary key. Queries here never filter on `status` in SQL: with an
+    id list beside it, SQLite would rather scan the status index than seek the ids."""
+    found: dict[str, str] = {}
+    for part in chunks(ids):
+        rows = session.execute(select(Item.id, Item.status).where(Item.id.in_(part)))
+        found.update({item: status for item, status in rows})
+    return found
 
 
 def owner_of(session: Session, item_ids: Sequence[str]) -> dict[str, str | None]:
@@ -155,15 +166,13 @@ def withdrawn_clips(session: Session, tenant_id: str, limit: int) -> list[str]:
     ended = sorted(c for c in chain if ends_withdrawn(c))
     found: list[str] = []
     for part in chunks(ended):
-        found += session.scalars(
-            select(Item.id)
-            .where(Item.consent_id.in_(part), Item.status == "active", Item.kind == "clip")
-            .order_by(Item.id)
-            .limit(limit - len(found))
+        under = session.execute(
+            select(Item.id, Item.status, Item.kind).where(Item.consent_id.in_(part))
         )
+        found += sorted(r.id for r in under if r.status == "active" and r.kind == "clip")
         if len(found) >= limit:
             break
-    return found
+    return found[:limit]
 
 
 def plan(writer: LogWriter, tenant_id: str, log_id: str, claim: Claim) -> list[str]:
@@ -173,11 +182,15 @@ def plan(writer: LogWriter, tenant_id: str, log_id: str, claim: Claim) -> list[s
     owners = descend(session, {i: w for i, w in claim.items.items()})
     rows: list[Any] = []
     for part in chunks(sorted(owners)):
-        rows += session.execute(
-            select(Item.id, Item.kind, Item.sha256, Item.content_size).where(
-                Item.id.in_(part), Item.status == "active"
+        rows += [
+            row
+            for row in session.execute(
+                select(Item.id, Item.status, Item.kind, Item.sha256, Item.content_size).where(
+                    Item.id.in_(part)
+                )
             )
-        ).all()
+            if row.status == "active"
+        ]
     groups: dict[str | None, list[dict[str, object]]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: r.id):
         groups[owners[row.id]].append(
@@ -188,36 +201,40 @@ def plan(writer: LogWriter, tenant_id: str, log_id: str, claim: Claim) -> list[s
                 "stored": row.content_size is not None,
             }
         )
-    made: list[str] = []
-    for worker, members in sorted(groups.items(), key=lambda g: g[0] or ""):
-        for group in chunks(members, MAX_ITEMS):
+    erasures: list[dict[str, object]] = []
+    members: list[dict[str, object]] = []
+    for worker, group in sorted(groups.items(), key=lambda g: g[0] or ""):
+        for batch in chunks(group, MAX_ITEMS):
             erasure_id = new_id("ers")
-            session.add(
-                Erasure(
-                    id=erasure_id,
-                    tenant_id=tenant_id,
-                    worker_id=worker,
-                    reason=claim.reason,
-                    request_id=claim.request,
-                    status="pending",
-                    planned_at=now,
-                    deadline=claim.deadline,
-                    attempts=0,
-                    next_attempt_at=now,
-                )
+            erasures.append(
+                {
+                    "id": erasure_id,
+                    "tenant_id": tenant_id,
+                    "worker_id": worker,
+                    "reason": claim.reason,
+                    "request_id": claim.request,
+                    "status": "pending",
+                    "planned_at": now,
+                    "deadline": claim.deadline,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                }
             )
-            session.flush()
-            session.execute(insert(ErasureItem), [{**m, "erasure_id": erasure_id} for m in group])
-            for ids in chunks([str(m["item_id"]) for m in group]):
-                session.execute(
-                    update(Item)
-                    .where(Item.id.in_(ids), Item.status == "active")
-                    .values(status="erasing")
-                )
-            made.append(erasure_id)
-    if made:
-        writer.bump_epoch(log_id)  # checks on these items now deny: `erased`
-    return made
+            members += [{**m, "erasure_id": erasure_id} for m in batch]
+    if not erasures:
+        return []
+    session.flush()
+    session.execute(insert(Erasure), erasures)
+    session.execute(insert(ErasureItem), members)
+    set_status(session, [str(m["item_id"]) for m in members], status="erasing")
+    writer.bump_epoch(log_id)  # checks on these items now deny: `erased`
+    return [str(e["id"]) for e in erasures]
+
+
+def set_status(session: Session, ids: Sequence[str], **values: object) -> None:
+    items: Table = Item.__table__  # type: ignore[assignment]
+    for part in chunks(sorted(ids)):
+        session.execute(update(items).where(items.c.id.in_(part)).values(**values))
 
 
 class Eraser:
@@ -251,26 +268,30 @@ class Eraser:
 
         def work(writer: LogWriter) -> None:
             session, now = writer.session, writer.now()
-            for erasure_id in erasure_ids:
-                erasure = session.get(Erasure, erasure_id, with_for_update=True)
-                if erasure is None or erasure.status != "pending":
-                    continue  # done by an earlier pass
-                if erasure_id in failures:
-                    erasure.attempts += 1
-                    erasure.last_error = failures[erasure_id][:1000]
-                    erasure.next_attempt_at = now + retry_after(erasure.attempts)
-                    result.failed += 1
-                    continue
-                items = sorted(item for item, _ in members[erasure_id])
-                for part in chunks(items):
-                    session.execute(
-                        update(Item)
-                        .where(Item.id.in_(part))
-                        .values(status="erased", sha256=None, salt=None)
-                    )
-                shredded = erasure.worker_id is not None and self._shred(
-                    session, erasure.worker_id, now
+            pending: list[Erasure] = []
+            for part in chunks(erasure_ids):
+                pending += session.scalars(
+                    select(Erasure).where(Erasure.id.in_(part)).with_for_update()
                 )
+            pending = [e for e in pending if e.status == "pending"]  # else done before
+            for erasure in (e for e in pending if e.id in failures):
+                erasure.attempts += 1
+                erasure.last_error = failures[erasure.id][:1000]
+                erasure.next_attempt_at = now + retry_after(erasure.attempts)
+                result.failed += 1
+            done = sorted((e for e in pending if e.id not in failures), key=lambda e: e.id)
+            set_status(
+                session,
+                [item for e in done for item, _ in members[e.id]],
+                status="erased",
+                sha256=None,
+                salt=None,
+            )
+            shredded = self._shred(session, {e.worker_id for e in done if e.worker_id}, now)
+            for erasure in done:
+                items = sorted(item for item, _ in members[erasure.id])
+                destroyed = erasure.worker_id in shredded
+                shredded.discard(erasure.worker_id)  # told once, by its first erasure here
                 erasure.log_index = writer.append(
                     log_id,
                     "items.erased",
@@ -279,30 +300,33 @@ class Eraser:
                         "reason": erasure.reason,
                         "request": erasure.request_id,
                         "items": items,
-                        "objects_deleted": deleted[erasure_id],
-                        "key_destroyed": shredded,
+                        "objects_deleted": deleted[erasure.id],
+                        "key_destroyed": destroyed,
                     },
                     subject=erasure.worker_id,
                 ).index
                 erasure.status, erasure.erased_at = "done", now
-                erasure.key_destroyed, erasure.last_error = shredded, None
+                erasure.key_destroyed, erasure.last_error = destroyed, None
                 result.erasures += 1
                 result.items += len(items)
-                result.objects += deleted[erasure_id]
-                result.keys_destroyed += shredded
+                result.objects += deleted[erasure.id]
+                result.keys_destroyed += destroyed
             session.flush()
 
         self.appender.run([log_id], work)
         return result
 
-    def _shred(self, session: Session, worker_id: str, now: datetime) -> bool:
-        """Destroy the worker's data key once no clip of theirs is left to read."""
-        session.flush()
-        left = session.scalar(
-            select(Item.id)
-            .where(Item.worker_id == worker_id, Item.status.in_(("active", "erasing")))
-            .limit(1)
-        )
-        if left is not None:
-            return False
-        return self.vault.destroy_key(session, worker_id, now)
+    def _shred(self, session: Session, workers: set[str], now: datetime) -> set[str]:
+        """Destroy the data key of each worker who has no clip left to read; return them."""
+        if not workers:
+            return set()
+        holding: set[str] = set()
+        for part in chunks(sorted(workers)):
+            holding.update(
+                session.scalars(
+                    select(Item.worker_id)
+                    .where(Item.worker_id.in_(part), Item.status.in_(("active", "erasing")))
+                    .distinct()
+                )
+            )
+        return {w for w in workers - holding if self.vault.destroy_key(session, w, now)}

@@ -23,7 +23,7 @@ from ledger.errors import InvalidRequest, NotFound
 from ledger.ids import new_id
 from ledger.logs import tenant_log_id
 from ledger.models import Consent, Item, ItemParent, ItemRoot, Worker
-from retention.erasure import ERASURE_REQUESTED, Claim, chunks, owner_of, plan
+from retention.erasure import ERASURE_REQUESTED, Claim, chunks, item_statuses, owner_of, plan
 from retention.models import Erasure, ErasureRequest
 
 SCOPES = ("all", "consent", "item")
@@ -198,15 +198,14 @@ class ErasureRequests:
 
     @staticmethod
     def _triggers(session: Session, worker_id: str, scope: str, target: str | None) -> list[str]:
-        active = Item.status == "active"
         if scope == "all":
-            query = select(Item.id).where(Item.worker_id == worker_id, active)
+            query = select(Item.id, Item.status).where(Item.worker_id == worker_id)
         elif scope == "consent":
             consent = session.get(Consent, target)
             if consent is None or consent.worker_id != worker_id:
                 raise NotFound("consent", target)
             family = consent_family(session, worker_id, consent.id)
-            query = select(Item.id).where(Item.consent_id.in_(family), active)
+            query = select(Item.id, Item.status).where(Item.consent_id.in_(family))
         else:
             # The item must descend from one of the worker's clips.
             mine = session.scalar(
@@ -217,8 +216,8 @@ class ErasureRequests:
             )
             if mine is None:
                 raise NotFound("item", target)
-            query = select(Item.id).where(Item.id == target, active)
-        return sorted(session.scalars(query))
+            query = select(Item.id, Item.status).where(Item.id == target)
+        return sorted(i for i, status in session.execute(query) if status == "active")
 
     def get(self, session: Session, tenant_id: str, request_id: str) -> ErasureRequest:
         request = session.get(ErasureRequest, request_id)
@@ -274,13 +273,7 @@ class ErasureRequests:
         if any(e.certificate is None for e in self.erasures(session, request.id)):
             return False
         items = sorted(in_scope(session, request))
-        for part in chunks(items):
-            left = session.scalar(
-                select(Item.id).where(Item.id.in_(part), Item.status != "erased").limit(1)
-            )
-            if left is not None:
-                return False
-        return True
+        return all(status == "erased" for status in item_statuses(session, items).values())
 
     @staticmethod
     def overdue(
