@@ -167,13 +167,17 @@ def upgrade() -> None:
 
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_items_status_delete_after", ["status", "delete_after"], unique=False
+            "ix_items_due",
+            ["tenant_id", "delete_after"],
+            unique=False,
+            sqlite_where=sa.text("status = 'active'"),
+            postgresql_where=sa.text("status = 'active'"),
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("items", schema=None) as batch_op:
-        batch_op.drop_index("ix_items_status_delete_after")
+        batch_op.drop_index("ix_items_due")
 
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_webhook_deliveries_status_next_attempt_at")
