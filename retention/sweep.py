@@ -9,8 +9,10 @@ service clock, which outside tests is the database's (ledger.clock.DatabaseClock
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -102,20 +104,27 @@ class Retention:
     def _plan_due(self, tenant_id: str, log_id: str) -> int:
         def work(writer: LogWriter) -> int:
             session, now = writer.session, writer.now()
-            due = session.execute(
-                select(Item.id, Item.delete_after)
-                .where(
-                    Item.tenant_id == tenant_id,
-                    Item.status == "active",
-                    Item.delete_after <= now,
-                )
-                .order_by(Item.delete_after, Item.id)
-                .limit(PLAN_LIMIT)
-            ).all()
+            # Clips first, a worker's together (one erasure for them); what derives from a
+            # due clip is due no later and comes with it; derived items left over follow.
+            due: Sequence[Any] = []
+            for kind in (Item.kind == "clip", Item.kind != "clip"):
+                due = session.execute(
+                    select(Item.id, Item.delete_after)
+                    .where(
+                        Item.tenant_id == tenant_id,
+                        Item.status == "active",
+                        Item.delete_after <= now,
+                        kind,
+                    )
+                    .order_by(Item.worker_id, Item.delete_after, Item.id)
+                    .limit(PLAN_LIMIT)
+                ).all()
+                if due:
+                    break
             made = []
             if due:
                 ids = [row.id for row in due]
-                deadline = due[0].delete_after + OVERDUE_AFTER
+                deadline = min(row.delete_after for row in due) + OVERDUE_AFTER
                 made += plan(
                     writer,
                     tenant_id,
