@@ -374,7 +374,7 @@ class ItemService:
                 new_parents = [p for p in parents if p not in known]
                 if not new_parents:
                     return Registered(item, created=False)
-                below = _descendants(session, [item.id]) | {item.id}
+                below = descendants(session, [item.id]) | {item.id}
                 looped = [p for p in new_parents if p in below]
                 if looped:
                     raise InvalidRequest(
@@ -432,7 +432,7 @@ class ItemService:
         """The item with every ancestor and every descendant, and the edges between them."""
         item = self.get(session, tenant_id, item_id)
         seen = {item.id}
-        for step in (_parents_of, _children_of):
+        for step in (_parents_of, children_of):
             frontier = [item.id]
             while frontier:
                 reached = {node for pair in step(session, frontier) for node in pair} - seen
@@ -509,18 +509,25 @@ def _parents_of(session: Session, ids: list[str]) -> set[tuple[str, str]]:
     return {(parent, child) for parent, child in rows}
 
 
-def _children_of(session: Session, ids: list[str]) -> set[tuple[str, str]]:
-    rows = session.execute(
-        select(ItemParent.parent_id, ItemParent.child_id).where(ItemParent.parent_id.in_(ids))
-    )
-    return {(parent, child) for parent, child in rows}
+def children_of(session: Session, ids: list[str]) -> set[tuple[str, str]]:
+    """The (parent, child) edges below these items, in queries of at most 900 ids."""
+    edges: set[tuple[str, str]] = set()
+    for start in range(0, len(ids), 900):
+        rows = session.execute(
+            select(ItemParent.parent_id, ItemParent.child_id).where(
+                ItemParent.parent_id.in_(ids[start : start + 900])
+            )
+        )
+        edges.update((parent, child) for parent, child in rows)
+    return edges
 
 
-def _descendants(session: Session, ids: list[str]) -> set[str]:
+def descendants(session: Session, ids: list[str]) -> set[str]:
+    """Every item derived, directly or not, from these, whatever its status."""
     found: set[str] = set()
     frontier = ids
     while frontier:
-        reached = {child for _, child in _children_of(session, frontier)} - found
+        reached = {child for _, child in children_of(session, frontier)} - found
         found |= reached
         frontier = sorted(reached)
     return found
@@ -530,7 +537,7 @@ def _inherit(session: Session, item_id: str, parents: list[str], due: datetime |
     """Give the item, and everything below it, the parents' root clips and the earliest
     `delete_after`."""
     roots = set(session.scalars(select(ItemRoot.clip_id).where(ItemRoot.item_id.in_(parents))))
-    for target in [item_id, *sorted(_descendants(session, [item_id]))]:
+    for target in [item_id, *sorted(descendants(session, [item_id]))]:
         have = set(session.scalars(select(ItemRoot.clip_id).where(ItemRoot.item_id == target)))
         if roots - have:
             session.execute(

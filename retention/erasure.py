@@ -33,8 +33,8 @@ from ledger.appender import Appender, LogWriter
 from ledger.entries import ID, EntryType, obj, register
 from ledger.errors import VaultError
 from ledger.ids import new_id
-from ledger.items import object_name
-from ledger.models import Consent, Item, ItemParent, ItemRoot
+from ledger.items import children_of, object_name
+from ledger.models import Consent, Item, ItemRoot
 from ledger.vault import Vault
 from retention.models import Erasure, ErasureItem
 
@@ -97,20 +97,17 @@ class Erased:
     failed: int = 0
     keys_destroyed: int = 0
 
+    def add(self, other: Erased) -> None:
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
 
 def descend(session: Session, owners: dict[str, str | None]) -> dict[str, str | None]:
     """Extend `owners` (item -> worker) with every active descendant, which takes the worker
     of the first ancestor that reached it."""
     frontier = sorted(owners)
     while frontier:
-        edges: list[tuple[str, str]] = []
-        for part in chunks(frontier):
-            rows = session.execute(
-                select(ItemParent.parent_id, ItemParent.child_id).where(
-                    ItemParent.parent_id.in_(part)
-                )
-            )
-            edges += [(parent, child) for parent, child in rows]
+        edges = children_of(session, frontier)
         children = sorted({child for _, child in edges} - owners.keys())
         active = {i for i, status in item_statuses(session, children).items() if status == "active"}
         for parent, child in sorted(edges, key=lambda e: (e[1], e[0])):

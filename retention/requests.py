@@ -21,9 +21,10 @@ from ledger.clock import format_ts
 from ledger.entries import ID, TS, EntryType, obj, register
 from ledger.errors import InvalidRequest, NotFound
 from ledger.ids import new_id
+from ledger.items import descendants
 from ledger.logs import tenant_log_id
-from ledger.models import Consent, Item, ItemParent, ItemRoot, Worker
-from retention.erasure import ERASURE_REQUESTED, Claim, chunks, item_statuses, owner_of, plan
+from ledger.models import Consent, Item, ItemRoot, Worker
+from retention.erasure import ERASURE_REQUESTED, Claim, item_statuses, owner_of, plan
 from retention.models import Erasure, ErasureRequest
 
 SCOPES = ("all", "consent", "item")
@@ -109,16 +110,7 @@ def in_scope(session: Session, request: ErasureRequest) -> set[str]:
     else:
         query = select(Item.id).where(Item.id == request.target)
     found = set(session.scalars(query))
-    frontier = sorted(found)
-    while frontier:  # descendants of any status, unlike `descend`
-        reached: set[str] = set()
-        for part in chunks(frontier):
-            reached |= set(
-                session.scalars(select(ItemParent.child_id).where(ItemParent.parent_id.in_(part)))
-            )
-        frontier = sorted(reached - found)
-        found |= reached
-    return found
+    return found | descendants(session, sorted(found))
 
 
 class ErasureRequests:

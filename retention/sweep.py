@@ -157,9 +157,7 @@ class Retention:
                 )
             if not pending:
                 return
-            done = self.eraser.erase(tenant_id, log_id, pending)
-            for name in ("erasures", "items", "objects", "failed", "keys_destroyed"):
-                setattr(total, name, getattr(total, name) + getattr(done, name))
+            total.add(self.eraser.erase(tenant_id, log_id, pending))
 
     def _checkpoint(self, tenants: list[str]) -> None:
         """Sign a checkpoint covering the new tombstones; the appender signs at most one per

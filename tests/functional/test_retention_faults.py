@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.container import Container, build
-from api.settings import Settings
+from api.settings import ConfigError, Settings
 from ledger.clock import DatabaseClock, FakeClock
 from ledger.consents import ConsentRequest
 from ledger.items import Activity, ClipRequest, DerivationRequest
@@ -242,3 +242,20 @@ def test_deadlines_come_from_the_database_clock_not_the_host(container, settings
     assert abs(requested.received_at - true_now) < timedelta(seconds=30)
     assert requested.deadline == requested.received_at + isodate.parse_duration("P1M")
     assert given.consent.given_at - true_now < timedelta(seconds=30)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("ERASURE_DEADLINE", "a month"), ("ERASURE_DEADLINE", "PT0S"), ("SWEEP_SECONDS", "0")],
+)
+def test_bad_retention_settings_are_refused(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({f"CUSTODY_{name}": value})
+
+
+def test_the_command_says_when_another_process_is_sweeping(container, custody):
+    with container.db.exclusive("retention.sweep") as held:
+        assert held
+        busy = custody("retention", "sweep", check=False)
+    assert busy.returncode == 1 and "another process is sweeping" in busy.stderr
+    assert json.loads(custody("retention", "sweep", "--json").stdout)["ran"] is True
