@@ -17,6 +17,7 @@ from api import (
     items,
     logs,
     policies,
+    redactions,
     webhooks,
     wellknown,
     workers,
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         workers.bp,
         erasures.bp,
         webhooks.bp,
+        redactions.bp,
     ):
         app.register_blueprint(blueprint)
     logging.getLogger("custody").setLevel(settings.log_level)

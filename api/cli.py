@@ -16,6 +16,8 @@ from ledger.errors import CustodyError
 from ledger.receipts import ReceiptError, verify_receipt
 from ledger.verification import export_bundle, verify_database
 from ledger.verify import LogReport, VerificationError, verify_bundle
+from redaction.fill import FILLS
+from redaction.redactor import MODES
 
 
 class Lazy:
@@ -288,6 +290,63 @@ def retention_status_command(lazy: Lazy, tenant: str | None, as_json: bool) -> N
     _emit(as_json, payload, lines)
     if not report.healthy:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--mode", type=click.Choice(MODES), default="faces", show_default=True)
+@click.option("--fill", type=click.Choice(FILLS), default="solid", show_default=True)
+@click.option(
+    "--audit",
+    "audit_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write the audit record (JSON) here",
+)
+def redact(source: Path, output: Path, mode: str, fill: str, audit_file: Path | None) -> None:
+    """Redact a local still (JPEG, PNG) or video into OUTPUT (.jpg/.png; .mp4/.mov/.mkv),
+    with no server or database."""
+    from redaction.media import BadMedia
+    from redaction.redactor import Options, redact_path
+
+    try:
+        record = redact_path(source, output, Options(mode=mode, fill=fill))
+    except BadMedia as exc:
+        raise click.ClickException(f"{source}: {exc}") from exc
+    if audit_file is not None:
+        audit_file.write_text(json.dumps(record, indent=1))
+    summary, review = record["summary"], record["review"]
+    click.echo(
+        f"wrote {output}: {record['frames_total']} frames, "
+        + ", ".join(f"{n} {source}" for source, n in summary["boxes"].items())
+        + f" boxes in {summary['tracks']} tracks; {summary['frames_flagged']} frames flagged "
+        f"for review; {record['timing']['seconds']} s"
+    )
+    for flag in review[:20]:
+        click.echo(f"review frame {flag['frame']}: {flag['reason']}")
+
+
+@main.group()
+def redaction() -> None:
+    """Redaction jobs."""
+
+
+@redaction.command("work")
+@click.option("--once", is_flag=True, help="run the jobs due now, then exit")
+@click.option("--every", default=2.0, show_default=True, help="seconds between looks")
+@pass_lazy
+def redaction_work(lazy: Lazy, once: bool, every: float) -> None:
+    """Run redaction jobs as they come (a job runner of its own, beside the web app)."""
+    import time
+
+    redactions = lazy.get().redactions
+    while True:
+        ran = redactions.run_due()
+        if once:
+            click.echo(f"ran {ran} redaction jobs")
+            return
+        if not ran:
+            time.sleep(every)
 
 
 @main.group()

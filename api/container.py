@@ -20,6 +20,7 @@ from ledger.s3 import S3Backend
 from ledger.signing import FileKeyStore, KeyStore
 from ledger.tenants import TenantService
 from ledger.vault import Backend, LocalBackend, Vault, master_key_file
+from redaction.jobs import Redactions
 from retention.requests import ErasureRequests
 from retention.sweep import Retention
 from retention.webhooks import Webhooks
@@ -42,6 +43,7 @@ class Container:
     erasure_requests: ErasureRequests
     webhooks: Webhooks
     retention: Retention
+    redactions: Redactions
 
     def close(self) -> None:
         self.db.dispose()
@@ -87,6 +89,7 @@ def build(
     vault = Vault(backend, master)
     requests = ErasureRequests(appender, settings.erasure_deadline)
     webhooks = Webhooks(appender, vault, clock)
+    items = ItemService(appender, vault)
     return Container(
         settings=settings,
         clock=clock,
@@ -98,7 +101,7 @@ def build(
         consents=ConsentService(appender, keys.statement_signer),
         policies=PolicyService(appender),
         vault=vault,
-        items=ItemService(appender, vault),
+        items=items,
         checks=CheckService(appender),
         erasure_requests=requests,
         webhooks=webhooks,
@@ -112,4 +115,5 @@ def build(
             settings.origin,
             timedelta(days=settings.confirm_copies_days),
         ),
+        redactions=Redactions(appender, vault, items, clock),
     )

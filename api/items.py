@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from apiflask import APIBlueprint
@@ -64,10 +65,13 @@ def show_clip(item_id: str) -> dict[str, Any]:
 @bp.put("/v1/clips/<item_id>/content")
 @bp.auth_required(auth, roles=WRITERS)
 @bp.output(schemas.ItemOut)
-@bp.doc(description="Raw bytes, streamed into the vault; they must hash to the clip's sha256.")
+@bp.doc(
+    description="Raw bytes, streamed into the vault; they must hash to the clip's sha256. When "
+    "the clip's consent does not let faces be kept, a faces redaction is queued at once."
+)
 def put_content(item_id: str) -> dict[str, Any]:
     request.max_content_length = container().settings.max_clip_bytes
-    stored = container().items.store_content(principal().tenant_id, item_id, request.stream)
+    stored = container().redactions.store_content(principal().tenant_id, item_id, request.stream)
     return render(stored)
 
 
@@ -82,8 +86,14 @@ def get_content(item_id: str, query: dict[str, Any]) -> Response:
     tenant = principal().tenant_id
     items = container().items
     clip = items.stored_clip(session(), tenant, item_id)  # 404 / 410 come before any check
+    return release(clip, query, lambda: items.read_content(session(), clip))
+
+
+def release(item: Item, query: dict[str, Any], read: Callable[[], Iterator[bytes]]) -> Response:
+    """An item's bytes, to a caller whose use check (logged) allows the purpose and
+    recipient asked; 403 with the reasons otherwise."""
     decision = container().checks.check(
-        tenant, item_id, query["purpose"], query["recipient"], principal().key_id
+        item.tenant_id, item.id, query["purpose"], query["recipient"], principal().key_id
     )
     if decision.decision != "allow":
         return problem(
@@ -91,20 +101,20 @@ def get_content(item_id: str, query: dict[str, Any]) -> Response:
             f"This use is denied: {', '.join(decision.reasons)} (log index {decision.log_index}).",
             errors=[{"field": "purpose", "message": r} for r in decision.reasons],
         )
-    chunks = items.read_content(session(), clip)
+    chunks = read()
     first = next(chunks, b"")  # a damaged object fails here, before any byte is sent
 
     def body() -> Any:
         yield first
         yield from chunks
 
-    assert clip.sha256 is not None
+    assert item.sha256 is not None
     return Response(
         body(),
         mimetype="application/octet-stream",
         headers={
-            "Content-Length": str(clip.content_size),
-            "Repr-Digest": f"sha-256=:{base64.b64encode(clip.sha256).decode()}:",
+            "Content-Length": str(item.content_size),
+            "Repr-Digest": f"sha-256=:{base64.b64encode(item.sha256).decode()}:",
             "X-Custody-Log-Index": str(decision.log_index),
         },
     )

@@ -11,6 +11,7 @@ from ledger.appender import checkpoint_due
 
 log = logging.getLogger("custody.jobs")
 WEBHOOK_SECONDS = 5
+REDACTION_SECONDS = 2
 
 
 def build_scheduler(container: Container) -> BackgroundScheduler:
@@ -39,6 +40,15 @@ def build_scheduler(container: Container) -> BackgroundScheduler:
         "interval",
         seconds=WEBHOOK_SECONDS,
         id="webhooks.deliver",
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        container.redactions.run_due,
+        "interval",
+        seconds=REDACTION_SECONDS,
+        id="redaction.run",
         max_instances=1,
         coalesce=True,
         replace_existing=True,

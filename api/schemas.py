@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import AwareDateTime, Boolean, Integer, List, Nested, String
+from apiflask.fields import AwareDateTime, Boolean, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import RAISE
 
@@ -17,6 +17,8 @@ from ledger.vocabulary import (
     PURPOSES,
     RECIPIENT_KINDS,
 )
+from redaction.fill import FILLS
+from redaction.redactor import MODES
 from retention.requests import SCOPES
 
 B64 = {"format": "byte", "description": "base64 (RFC 4648, standard alphabet, padded)"}
@@ -462,3 +464,36 @@ class WebhookEndpointOut(Schema):
 
 class WebhookEndpointList(Schema):
     endpoints = List(Nested(WebhookEndpointOut))
+
+
+class RedactionIn(Strict):
+    item = String(required=True, validate=Length(1, 80), metadata={"description": "a clip id"})
+    mode = String(
+        load_default="faces",
+        validate=OneOf(MODES),
+        metadata={"description": "faces; or background: the room removed too, the person kept"},
+    )
+    fill = String(
+        load_default="solid",
+        validate=OneOf(FILLS),
+        metadata={"description": "solid (the default), or coarse pixelation blurred over"},
+    )
+
+
+class RedactionOut(Schema):
+    id = String()
+    item = String(metadata={"description": "the clip redacted"})
+    mode = String()
+    fill = String()
+    reason = String(metadata={"description": "requested, or consent_requires"})
+    status = String(metadata={"description": "queued, running, done or failed"})
+    requested_at = String()
+    finished_at = String(allow_none=True)
+    attempts = Integer()
+    output = String(allow_none=True, metadata={"description": "the redacted copy's item id"})
+    audit_sha256 = String(
+        allow_none=True, metadata={"description": "SHA-256 of the audit record (RFC 8785 JSON)"}
+    )
+    summary = Dict(allow_none=True, metadata={"description": "frames, boxes, review, timing"})
+    error = String(allow_none=True, metadata={"description": "why it failed"})
+    log_index = Integer()

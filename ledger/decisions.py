@@ -3,8 +3,10 @@
 An item is allowed only when it is active and within its retention window, and the consent
 in force for every clip it descends from (the latest amendment of the consent the clip was
 registered under) covers the purpose, the item's data categories and the recipient, with
-nothing of it withdrawn. Each decision is taken under the log's lock, so a withdrawal
-committed before it always counts, and each is on the log with its reasons.
+nothing of it withdrawn. A clip whose consent does not cover faces is never released itself
+(`redaction_required`): only copies derived from it with the faces removed are. Each
+decision is taken under the log's lock, so a withdrawal committed before it always counts,
+and each is on the log with its reasons.
 """
 
 from __future__ import annotations
@@ -37,9 +39,12 @@ REASONS = (
     "purpose_not_covered",
     "renewal_required",
     "category_not_covered",
+    "redaction_required",
     "recipient_not_allowed",
 )
 _ORDER = {reason: n for n, reason in enumerate(REASONS)}
+# A consent that does not let faces be kept releases no original clip, only redacted copies.
+REDACT_UNLESS = "face"
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _ITEM_ID = re.compile(r"[a-z]{1,8}_[a-z0-9]{8,64}")
 MAX_BATCH = 10_000
@@ -296,6 +301,8 @@ class _Facts:
                     reasons.add("renewal_required")
             if not item.categories <= consent.categories:
                 reasons.add("category_not_covered")
+            if item.kind == "clip" and REDACT_UNLESS not in consent.categories:
+                reasons.add("redaction_required")
             if not _recipient_allowed(consent, recipient):
                 reasons.add("recipient_not_allowed")
         ordered = sorted(reasons, key=_ORDER.__getitem__)

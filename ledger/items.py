@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import IO
@@ -281,7 +281,18 @@ class ItemService:
 
     # Derived items -----------------------------------------------------------------------
 
-    def derive(self, tenant_id: str, request: DerivationRequest) -> Registered:
+    def derive(
+        self,
+        tenant_id: str,
+        request: DerivationRequest,
+        *,
+        item_id: str | None = None,
+        content_size: int | None = None,
+        then: Callable[[LogWriter, Registered], None] | None = None,
+    ) -> Registered:
+        """Record a derived item. `item_id` and `content_size` are for an item whose bytes
+        Custody itself stored under that id; `then` runs in the same unit of work, after the
+        derivation is on the log."""
         sha256 = _hash(request.sha256)
         if request.kind not in DERIVED_KINDS:
             raise InvalidRequest(f"kind must be one of {', '.join(DERIVED_KINDS)}", "kind")
@@ -346,7 +357,7 @@ class ItemService:
             if item is None:
                 salt = secrets.token_bytes(16)
                 item = Item(
-                    id=new_id("itm"),
+                    id=item_id or new_id("itm"),
                     tenant_id=tenant_id,
                     kind=request.kind,
                     sha256=sha256,
@@ -360,7 +371,7 @@ class ItemService:
                     status="active",
                     created_at=writer.now(),
                     log_index=-1,
-                    content_size=None,
+                    content_size=content_size,
                 )
                 new_parents = list(parents)
             else:
@@ -373,6 +384,8 @@ class ItemService:
                 )
                 new_parents = [p for p in parents if p not in known]
                 if not new_parents:
+                    if then is not None:
+                        then(writer, Registered(item, created=False))
                     return Registered(item, created=False)
                 below = descendants(session, [item.id]) | {item.id}
                 looped = [p for p in new_parents if p in below]
@@ -416,7 +429,10 @@ class ItemService:
                 insert(ItemParent), [{"child_id": item.id, "parent_id": p} for p in new_parents]
             )
             _inherit(session, item.id, new_parents, due)
-            return Registered(item, created=created)
+            registered = Registered(item, created=created)
+            if then is not None:
+                then(writer, registered)
+            return registered
 
         return self.appender.run([log_id], work)
 
@@ -500,6 +516,17 @@ def _by_content(session: Session, tenant_id: str, sha256: bytes) -> Item | None:
 def object_name(tenant_id: str, item_id: str) -> str:
     """The vault object holding an item's bytes."""
     return f"{tenant_id}/{item_id}"
+
+
+def object_names(tenant_id: str, item_id: str, kind: str) -> list[str]:
+    """Every vault object an item has: its bytes, and a redacted copy's audit record."""
+    name = object_name(tenant_id, item_id)
+    return [name, audit_name(tenant_id, item_id)] if kind == "redacted_copy" else [name]
+
+
+def audit_name(tenant_id: str, item_id: str) -> str:
+    """The vault object holding the audit record of the redaction that made this item."""
+    return f"{object_name(tenant_id, item_id)}.audit"
 
 
 def _parents_of(session: Session, ids: list[str]) -> set[tuple[str, str]]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-import retention.models  # noqa: F401  (its tables are part of the schema)
+import redaction.models  # noqa: F401  (its tables are part of the schema)
+import retention.models  # noqa: F401
 from ledger.models import Base
 
 config = context.config

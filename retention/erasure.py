@@ -33,7 +33,7 @@ from ledger.appender import Appender, LogWriter
 from ledger.entries import ID, EntryType, obj, register
 from ledger.errors import VaultError
 from ledger.ids import new_id
-from ledger.items import children_of, object_name
+from ledger.items import children_of, object_names
 from ledger.models import Consent, Item, ItemRoot
 from ledger.vault import Vault
 from retention.models import Erasure, ErasureItem
@@ -244,24 +244,29 @@ class Eraser:
     def erase(self, tenant_id: str, log_id: str, erasure_ids: list[str]) -> Erased:
         result = Erased()
         with self.appender.db.session() as session:
-            members: dict[str, list[tuple[str, bool]]] = defaultdict(list)
+            members: dict[str, list[str]] = defaultdict(list)
+            names: dict[str, list[str]] = defaultdict(list)
             for part in chunks(erasure_ids):
-                for erasure_id, item_id, stored in session.execute(
-                    select(ErasureItem.erasure_id, ErasureItem.item_id, ErasureItem.stored).where(
-                        ErasureItem.erasure_id.in_(part)
-                    )
+                for erasure_id, item_id, kind, stored in session.execute(
+                    select(
+                        ErasureItem.erasure_id,
+                        ErasureItem.item_id,
+                        ErasureItem.kind,
+                        ErasureItem.stored,
+                    ).where(ErasureItem.erasure_id.in_(part))
                 ):
-                    members[erasure_id].append((item_id, stored))
+                    members[erasure_id].append(item_id)
+                    if stored:
+                        names[erasure_id] += object_names(tenant_id, item_id, kind)
         failures: dict[str, str] = {}
         deleted: dict[str, int] = {}
         for erasure_id in erasure_ids:
-            names = [object_name(tenant_id, item) for item, stored in members[erasure_id] if stored]
             try:
-                self.vault.backend.delete_many(names)
+                self.vault.backend.delete_many(names[erasure_id])
             except VaultError as exc:
                 failures[erasure_id] = str(exc)
             else:
-                deleted[erasure_id] = len(names)
+                deleted[erasure_id] = len(names[erasure_id])
 
         def work(writer: LogWriter) -> None:
             session, now = writer.session, writer.now()
@@ -279,14 +284,14 @@ class Eraser:
             done = sorted((e for e in pending if e.id not in failures), key=lambda e: e.id)
             set_status(
                 session,
-                [item for e in done for item, _ in members[e.id]],
+                [item for e in done for item in members[e.id]],
                 status="erased",
                 sha256=None,
                 salt=None,
             )
             shredded = self._shred(session, {e.worker_id for e in done if e.worker_id}, now)
             for erasure in done:
-                items = sorted(item for item, _ in members[erasure.id])
+                items = sorted(members[erasure.id])
                 destroyed = erasure.worker_id in shredded
                 shredded.discard(erasure.worker_id)  # told once, by its first erasure here
                 erasure.log_index = writer.append(

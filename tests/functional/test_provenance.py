@@ -211,7 +211,8 @@ def test_effective_consent_is_the_intersection_of_the_parents(api):
     assert api.check(redacted["id"], "benchmarking")["reasons"] == ["purpose_not_covered"]
     assert api.check(redacted["id"], recipient="acme-robotics")["decision"] == "allow"
     assert api.check(redacted["id"], recipient="other-lab")["reasons"] == ["recipient_not_allowed"]
-    assert api.check(b["id"], recipient="other-lab")["decision"] == "allow"
+    # b itself is never released: its consent does not let faces be kept
+    assert api.check(b["id"], recipient="other-lab")["reasons"] == ["redaction_required"]
     api.post(f"/v1/consents/{second}/withdraw", {"purposes": ["motion_imitation"]})
     assert api.check(redacted["id"])["reasons"] == ["parent_withdrawn"]
     assert api.check(a["id"])["decision"] == "allow"

@@ -6,7 +6,8 @@ from sqlalchemy import inspect
 
 from ledger.db import make_engine, upgrade
 from ledger.models import Base
-from retention import models as _retention_models  # noqa: F401  (tables of the schema)
+from redaction import models as _redaction_models  # noqa: F401  (tables of the schema)
+from retention import models as _retention_models  # noqa: F401
 
 
 def test_migrated_schema_matches_the_models(db_url):
