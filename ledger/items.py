@@ -526,7 +526,7 @@ def object_names(tenant_id: str, item_id: str, kind: str) -> list[str]:
 
 def audit_name(tenant_id: str, item_id: str) -> str:
     """The vault object holding the audit record of the redaction that made this item."""
-    return f"{object_name(tenant_id, item_id)}.audit"
+    return f"{object_name(tenant_id, item_id)}_audit"
 
 
 def _parents_of(session: Session, ids: list[str]) -> set[tuple[str, str]]:
