@@ -115,5 +115,7 @@ def build(
             settings.origin,
             timedelta(days=settings.confirm_copies_days),
         ),
-        redactions=Redactions(appender, vault, items, clock),
+        redactions=Redactions(
+            appender, vault, items, clock, timedelta(seconds=settings.redaction_lease_seconds)
+        ),
     )

@@ -37,6 +37,7 @@ class Settings:
     erasure_deadline: str = "P1M"  # ISO 8601 duration: GDPR's one month
     confirm_copies_days: float = 7.0  # platforms confirm deleting their copies within
     sweep_seconds: float = 60.0
+    redaction_lease_seconds: float = 300.0  # a runner that goes silent this long lost its job
 
     def __post_init__(self) -> None:
         try:
@@ -45,8 +46,11 @@ class Settings:
             deadline = None
         if deadline is None or isinstance(deadline, timedelta) and deadline <= timedelta(0):
             raise ConfigError("CUSTODY_ERASURE_DEADLINE must be an ISO 8601 duration, e.g. P1M")
-        if self.sweep_seconds <= 0 or self.confirm_copies_days <= 0:
-            raise ConfigError("CUSTODY_SWEEP_SECONDS and CUSTODY_CONFIRM_COPIES_DAYS must be > 0")
+        if min(self.sweep_seconds, self.confirm_copies_days, self.redaction_lease_seconds) <= 0:
+            raise ConfigError(
+                "CUSTODY_SWEEP_SECONDS, CUSTODY_CONFIRM_COPIES_DAYS and "
+                "CUSTODY_REDACTION_LEASE_SECONDS must be > 0"
+            )
         if self.master_key:
             try:
                 key = base64.b64decode(self.master_key, validate=True)
@@ -103,4 +107,5 @@ class Settings:
             erasure_deadline=get("ERASURE_DEADLINE") or "P1M",
             confirm_copies_days=number("CONFIRM_COPIES_DAYS", 7.0),
             sweep_seconds=number("SWEEP_SECONDS", 60.0),
+            redaction_lease_seconds=number("REDACTION_LEASE_SECONDS", 300.0),
         )

@@ -3,9 +3,9 @@ run by the job runner, never in a request.
 
 A runner claims a job with a lease it renews while it works; a runner that dies leaves the
 lease to run out and the next claims the job again (at most `MAX_ATTEMPTS` times). The clip
-is decrypted into a private temporary folder, redacted, and the copy and its audit record
-are encrypted into the vault under the worker's key, named after the job, before one log
-transaction records the copy as a derived item (`redacted_copy`, activity `redaction`) and
+is decrypted into a private temporary folder (which the next runner deletes should this one
+die) and redacted; the copy and its audit record are encrypted into the vault under the
+worker's key, named after the job, before one log transaction records the copy as a derived item (`redacted_copy`, activity `redaction`) and
 the audit record's hash (`redaction.completed`). A job that cannot finish deletes what it
 put in the vault and says why (`redaction.failed`); nothing else of it reaches the log.
 """
@@ -16,6 +16,8 @@ import hashlib
 import io
 import json
 import logging
+import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,6 +56,7 @@ LEASE = timedelta(minutes=5)
 RENEW_AFTER = timedelta(seconds=30)
 MAX_ATTEMPTS = 3
 AGENT = "custody-redactor"
+WORK_PREFIX = "custody-redaction-"  # + the runner's pid: a clip decrypted while it works
 FAILURES = ("bad_media", "source_gone", "failed_repeatedly")
 _HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _COUNT = {"type": "integer", "minimum": 0}
@@ -114,6 +117,28 @@ class Requested:
     created: bool  # False when the same redaction was asked for before
 
 
+def remove_stale_work() -> int:
+    """Delete the working folders of runners that died (killed, or the host lost power)
+    mid-job: they hold a decrypted clip. How many were removed."""
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*-*"):
+        pid = folder.name[len(WORK_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def output_id(job_id: str) -> str:
     """The redacted copy's item id: fixed by the job, so a retry overwrites, never strays."""
     return "itm_" + job_id.split("_", 1)[1]
@@ -139,8 +164,17 @@ def required_mode(session: Session, clip: Item) -> str | None:
 
 
 class Redactions:
-    def __init__(self, appender: Appender, vault: Vault, items: ItemService, clock: Clock) -> None:
+    def __init__(
+        self,
+        appender: Appender,
+        vault: Vault,
+        items: ItemService,
+        clock: Clock,
+        lease: timedelta = LEASE,
+    ) -> None:
         self.appender, self.vault, self.items, self.clock = appender, vault, items, clock
+        self.lease = lease
+        self.renew_after = min(RENEW_AFTER, lease / 3)
 
     # Asking ------------------------------------------------------------------------------
 
@@ -272,6 +306,7 @@ class Redactions:
 
     def run_due(self, limit: int | None = None) -> int:
         """Claim and run jobs until none is due (or `limit` ran); how many ran."""
+        remove_stale_work()
         ran = 0
         while limit is None or ran < limit:
             claimed = self.claim()
@@ -301,7 +336,9 @@ class Redactions:
                 taken = session.execute(
                     update(Redaction)
                     .where(Redaction.id == job.id, Redaction.attempts == job.attempts)
-                    .values(status="running", attempts=job.attempts + 1, lease_until=now + LEASE)
+                    .values(
+                        status="running", attempts=job.attempts + 1, lease_until=now + self.lease
+                    )
                     .execution_options(synchronize_session=False)
                 )
                 if taken.rowcount == 1:  # type: ignore[attr-defined]
@@ -313,7 +350,7 @@ class Redactions:
             session.execute(
                 update(Redaction)
                 .where(Redaction.id == job_id, Redaction.attempts == attempt)
-                .values(lease_until=self.clock.now() + LEASE)
+                .values(lease_until=self.clock.now() + self.lease)
             )
 
     def run(self, job_id: str, attempt: int) -> None:
@@ -328,7 +365,7 @@ class Redactions:
                     "failed_repeatedly",
                     f"the job was interrupted {attempt - 1} times; ask again to retry",
                 )
-            with tempfile.TemporaryDirectory(prefix="custody-redaction-") as folder:
+            with tempfile.TemporaryDirectory(prefix=f"{WORK_PREFIX}{os.getpid()}-") as folder:
                 self._redact(job_id, attempt, Path(folder))
         except _Failed as failure:
             self.vault.backend.delete_many(names)
@@ -356,7 +393,7 @@ class Redactions:
         renewed = [self.clock.now()]
 
         def progress(_: int) -> None:
-            if self.clock.now() - renewed[0] >= RENEW_AFTER:
+            if self.clock.now() - renewed[0] >= self.renew_after:
                 self._renew(job_id, attempt)
                 renewed[0] = self.clock.now()
 

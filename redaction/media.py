@@ -21,9 +21,18 @@ from PIL import Image
 MAX_IMAGE_PIXELS = 50_000_000  # about 8,700 x 5,800
 MAX_VIDEO_PIXELS = 4096 * 2304  # 4K
 IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png"}
+# Demuxers of real video files. FFmpeg also turns text, subtitles and images into "video"
+# (its tty, image2 and other demuxers): such files are refused.
+VIDEO_CONTAINERS = ("mov", "mp4", "matroska", "webm", "avi", "mpegts", "mpeg", "flv", "ogg")
 VIDEO_SUFFIXES = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 ENCODER = "libx264"
 logging.getLogger("libav").setLevel(logging.CRITICAL)  # FFmpeg's own chatter about bad input
+
+
+_NOT_MEDIA = (
+    "the file is neither a JPEG or PNG image nor a video that can be decoded "
+    f"(containers: {', '.join(VIDEO_CONTAINERS)})"
+)
 
 
 class BadMedia(ValueError):
@@ -67,11 +76,10 @@ def probe(path: Path) -> Probe:
             width, height = stream.codec_context.width, stream.codec_context.height
             frames = stream.frames or None
             name = container.format.name
+            if not set(name.split(",")) & set(VIDEO_CONTAINERS):
+                raise BadMedia(_NOT_MEDIA)
     except av.FFmpegError as error:
-        raise BadMedia(
-            "the file is neither a JPEG or PNG image nor a video that can be decoded "
-            f"({type(error).__name__})"
-        ) from error
+        raise BadMedia(_NOT_MEDIA) from error
     if not width or not height or not rate:
         raise BadMedia("the video's size or frame rate cannot be read")
     _check_size(width, height, MAX_VIDEO_PIXELS, "video frame")
