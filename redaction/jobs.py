@@ -5,9 +5,10 @@ A runner claims a job with a lease it renews while it works; a runner that dies 
 lease to run out and the next claims the job again (at most `MAX_ATTEMPTS` times). The clip
 is decrypted into a private temporary folder (which the next runner deletes should this one
 die) and redacted; the copy and its audit record are encrypted into the vault under the
-worker's key, named after the job, before one log transaction records the copy as a derived item (`redacted_copy`, activity `redaction`) and
-the audit record's hash (`redaction.completed`). A job that cannot finish deletes what it
-put in the vault and says why (`redaction.failed`); nothing else of it reaches the log.
+worker's key, named after the job, before one log transaction records the copy as a
+derived item (`redacted_copy`, activity `redaction`) and the audit record's hash
+(`redaction.completed`). A job that cannot finish deletes what it put in the vault and says
+why (`redaction.failed`); nothing else of it reaches the log.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from redaction.tracks import DETECTED, HELD, INTERPOLATED, Box, Tracker
 
 AUDIT_TYPE = "custody.redaction.audit/v1"
 MODES = ("faces", "background")
+BUFFER_BYTES = 512 * 1024**2  # at most this much video is held in memory at once
 KEEP_AT_LEAST = 0.002  # a person mask smaller than this share of the frame is no person
 
 
@@ -248,11 +250,12 @@ def _video(
     frames: Iterator[np.ndarray] = read_video(src, info)
     first = next(frames)
     height, width = first.shape[:2]
+    held = max(1, BUFFER_BYTES // first.nbytes)  # frames waiting for the tracks' look-ahead
     tracker = Tracker(
         width,
         height,
-        max_gap=max(1, round(float(info.fps) * options.gap_seconds)),
-        hold=max(1, round(float(info.fps) * options.hold_seconds)),
+        max_gap=min(held, max(1, round(float(info.fps) * options.gap_seconds))),
+        hold=min(held, max(1, round(float(info.fps) * options.hold_seconds))),
         pad=options.pad,
     )
     writer = VideoWriter(dst, width, height, info.fps)
@@ -265,7 +268,7 @@ def _video(
         writer.write(rgb)
 
     try:
-        for index, rgb in enumerate(_chain(first, frames)):
+        for index, rgb in enumerate(chain([first], frames)):
             tracker.push(index, detector.detect(rgb))
             waiting.append((index, rgb))
             while waiting[0][0] <= index - tracker.delay:
@@ -278,8 +281,3 @@ def _video(
     except BaseException:
         writer.abort()
         raise
-
-
-def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    yield first
-    yield from rest

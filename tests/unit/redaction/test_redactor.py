@@ -207,3 +207,42 @@ def test_the_output_suffix_must_fit_the_input(tmp_path):
     source = astronaut_png(tmp_path / "a.png")
     with pytest.raises(BadMedia, match="written as"):
         redact_path(source, tmp_path / "out.mp4")
+
+
+def test_a_phone_video_stored_sideways_is_turned_upright_and_redacted(tmp_path):
+    """Phones store portrait video sideways with a display matrix; the faces are only
+    upright, and findable, once the frames are turned as a player would."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    truth = face_video(tmp_path / "upright.mp4", frames=15)
+    with av.open(str(tmp_path / "sideways.mp4"), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 240, 320, "yuv420p"
+        for frame in video_frames(tmp_path / "upright.mp4"):
+            turned = np.ascontiguousarray(np.rot90(frame, -1))  # stored a quarter turn clockwise
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(turned, format="rgb24")))
+        container.mux(stream.encode())
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-loglevel",
+            "error",
+            "-display_rotation",
+            "90",
+            "-i",
+            str(tmp_path / "sideways.mp4"),
+            "-c",
+            "copy",
+            str(tmp_path / "phone.mp4"),
+        ],
+        check=True,
+    )
+    with av.open(str(tmp_path / "phone.mp4")) as container:
+        assert next(container.decode(video=0)).rotation == 90
+    record = redact_path(tmp_path / "phone.mp4", tmp_path / "out.mp4")
+    frames = video_frames(tmp_path / "out.mp4")
+    assert frames[0].shape == (240, 320, 3)  # upright, as the player showed it
+    assert all(covered(f, box) == 1.0 for f, box in zip(frames, truth, strict=True))
+    assert record["summary"]["tracks"] == 1
