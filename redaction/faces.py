@@ -45,7 +45,9 @@ class FaceDetector:
     def __init__(self, threshold: float = 0.2, long_side: int = 640) -> None:
         self.threshold = threshold
         self.long_side = long_side
-        self.net = cv2.dnn.readNetFromONNX(str(model().path))
+        # One network per input size: OpenCV's DNN module reshaped to a new size gives
+        # wrong answers (seen with 4.14), so a network never sees two sizes.
+        self.nets: dict[tuple[int, int], cv2.dnn.Net] = {}
 
     def detect(self, rgb: np.ndarray, long_side: int | None = None) -> np.ndarray:
         """(N, 5) float32 rows of x1, y1, x2, y2, score."""
@@ -54,8 +56,11 @@ class FaceDetector:
         w_in = int(np.ceil(width * scale / 32) * 32)
         h_in = int(np.ceil(height * scale / 32) * 32)
         blob = cv2.dnn.blobFromImage(rgb, 1.0, (w_in, h_in), (0, 0, 0), swapRB=False, crop=False)
-        self.net.setInput(blob)
-        heatmap, sizes, offsets, _ = self.net.forward(_OUTPUTS)
+        net = self.nets.get((w_in, h_in))
+        if net is None:
+            net = self.nets[w_in, h_in] = cv2.dnn.readNetFromONNX(str(model().path))
+        net.setInput(blob)
+        heatmap, sizes, offsets, _ = net.forward(_OUTPUTS)
         boxes = _decode(heatmap[0, 0], sizes[0], offsets[0], self.threshold)
         if len(boxes):
             boxes[:, [0, 2]] *= width / w_in

@@ -59,21 +59,26 @@ class Track:
         step = (box - self.boxes[near]) / (self.frames[end] - self.frames[near])
         return np.asarray(box + step * (index - self.frames[end]))
 
-    def at(self, index: int, hold: int) -> tuple[np.ndarray, str, int] | None:
-        """The track's box in a frame, how it was found, and how many frames from a
-        detection it is."""
+    def at(self, index: int, hold: int) -> tuple[np.ndarray, str, int, float] | None:
+        """The track's box in a frame, how it was found, how many frames from a detection
+        it is, and how far (pixels) the face may have strayed from it: the faster the face
+        moved, the further."""
         first, last = self.frames[0], self.frames[-1]
         if index < first - hold or index > last + hold:
             return None
         if index < first or index > last:
-            return self.predict(index), HELD, max(first - index, index - last)
+            box, away = self.predict(index), max(first - index, index - last)
+            end = self.boxes[-1] if index > last else self.boxes[0]
+            return box, HELD, away, _shift(end, box) / 2
         at = bisect.bisect_left(self.frames, index)
         if self.frames[at] == index:
-            return self.boxes[at], DETECTED, 0
+            return self.boxes[at], DETECTED, 0, 0.0
         before, after = self.frames[at - 1], self.frames[at]
         share = (index - before) / (after - before)
         box = self.boxes[at - 1] * (1 - share) + self.boxes[at] * share
-        return box, INTERPOLATED, min(index - before, after - index)
+        away = min(index - before, after - index)
+        step = _shift(self.boxes[at - 1], self.boxes[at]) / (after - before)
+        return box, INTERPOLATED, away, step * away / 2
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -86,10 +91,15 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union)
 
 
-def _near(a: np.ndarray, b: np.ndarray) -> bool:
-    """Centres closer than the larger box's size: the same face moving fast."""
+def _shift(a: np.ndarray, b: np.ndarray) -> float:
+    """How far a box's centre moved, in pixels."""
+    return float(np.hypot((b[0] + b[2] - a[0] - a[2]) / 2, (b[1] + b[3] - a[1] - a[3]) / 2))
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Between the centres, in sizes of the larger box."""
     size = max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1])
-    return bool(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2) < size)
+    return float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2) / size)
 
 
 class Tracker:
@@ -115,19 +125,18 @@ class Tracker:
         self.done += [t for t in self.live if index - t.frames[-1] > self.max_gap + 1]
         self.live = [t for t in self.live if index - t.frames[-1] <= self.max_gap + 1]
         boxes = [np.asarray(row[:4], np.float64) for row in detections]
-        predicted = [t.predict(index) for t in self.live]
+        # A detection joins the track whose predicted box it overlaps most, or, failing
+        # that, whose predicted centre is nearest: within a face's size, more the longer
+        # the track went unseen (a blurred face moving fast is lost for several frames).
         pairs = sorted(
-            (
-                (iou(p, b), ti, bi)
-                for ti, p in enumerate(predicted)
-                for bi, b in enumerate(boxes)
-                if iou(p, b) > 0.1 or _near(p, b)
-            ),
-            reverse=True,
-        )
+            (iou(p, b), -_distance(p, b), ti, bi)
+            for ti, (track, p) in enumerate((t, t.predict(index)) for t in self.live)
+            for bi, b in enumerate(boxes)
+            if iou(p, b) > 0.1 or _distance(p, b) < 1 + 0.25 * (index - track.frames[-1] - 1)
+        )[::-1]
         used_tracks: set[int] = set()
         used_boxes: set[int] = set()
-        for _, ti, bi in pairs:
+        for _, _, ti, bi in pairs:
             if ti not in used_tracks and bi not in used_boxes:
                 self.live[ti].add(index, boxes[bi])
                 used_tracks.add(ti)
@@ -150,16 +159,17 @@ class Tracker:
         self.done = [t for t in self.done if t.frames[-1] + self.hold >= index]
         return found
 
-    def _pad(self, box: np.ndarray, source: str, distance: int, track: int) -> Box:
+    def _pad(self, box: np.ndarray, source: str, distance: int, stray: float, track: int) -> Box:
         w, h = box[2] - box[0], box[3] - box[1]
         extra = self.pad + min(0.75, self.growth * distance)
         if source != DETECTED:
             extra += 0.1
+        stray = min(stray, 1.5 * max(w, h))
         return Box(
-            max(0, int(np.floor(box[0] - w * extra))),
-            max(0, int(np.floor(box[1] - h * extra))),
-            min(self.width, int(np.ceil(box[2] + w * extra))),
-            min(self.height, int(np.ceil(box[3] + h * extra))),
+            max(0, int(np.floor(box[0] - w * extra - stray))),
+            max(0, int(np.floor(box[1] - h * extra - stray))),
+            min(self.width, int(np.ceil(box[2] + w * extra + stray))),
+            min(self.height, int(np.ceil(box[3] + h * extra + stray))),
             source,
             track,
         )

@@ -246,3 +246,15 @@ def test_a_phone_video_stored_sideways_is_turned_upright_and_redacted(tmp_path):
     assert frames[0].shape == (240, 320, 3)  # upright, as the player showed it
     assert all(covered(f, box) == 1.0 for f, box in zip(frames, truth, strict=True))
     assert record["summary"]["tracks"] == 1
+
+
+def test_a_large_face_free_still_searched_at_several_sizes_stays_clean():
+    """One network per input size: a network reshaped to a new size answers garbage."""
+    from skimage import data
+
+    from redaction.faces import FaceDetector
+
+    retina = data.retina()  # 1411 x 1411, no face
+    detector = FaceDetector()
+    assert len(detector.detect_still(retina)) <= 1
+    assert len(detector.nets) == 3  # 640, 1280 and 1411
