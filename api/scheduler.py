@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -15,42 +16,22 @@ REDACTION_SECONDS = 2
 
 
 def build_scheduler(container: Container) -> BackgroundScheduler:
+    settings = container.settings
+    jobs: list[tuple[str, Callable[[], object], float]] = [
+        ("log.checkpoint", lambda: checkpoint_due(container.appender), settings.checkpoint_seconds),
+        ("retention.sweep", container.retention.sweep, settings.sweep_seconds),
+        ("webhooks.deliver", container.webhooks.deliver_due, WEBHOOK_SECONDS),
+        ("redaction.run", container.redactions.run_due, REDACTION_SECONDS),
+    ]
     scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(
-        checkpoint_due,
-        "interval",
-        seconds=container.settings.checkpoint_seconds,
-        args=[container.appender],
-        id="log.checkpoint",
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        container.retention.sweep,
-        "interval",
-        seconds=container.settings.sweep_seconds,
-        id="retention.sweep",
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        container.webhooks.deliver_due,
-        "interval",
-        seconds=WEBHOOK_SECONDS,
-        id="webhooks.deliver",
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        container.redactions.run_due,
-        "interval",
-        seconds=REDACTION_SECONDS,
-        id="redaction.run",
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
+    for job_id, run, seconds in jobs:
+        scheduler.add_job(
+            run,
+            "interval",
+            seconds=seconds,
+            id=job_id,
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+        )
     return scheduler

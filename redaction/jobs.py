@@ -287,7 +287,7 @@ class Redactions:
     def audit(self, session: Session, tenant_id: str, redaction_id: str) -> dict[str, Any]:
         """The full audit record, read back from the vault and checked against its hash."""
         item = self.output(session, tenant_id, redaction_id)
-        job = self.get(session, tenant_id, redaction_id)
+        job = self.get(session, tenant_id, redaction_id)  # already in the session: no query
         key = self.vault.data_key(session, self._owner(session, item))
         data = b"".join(
             self.vault.get(audit_name(tenant_id, item.id), key, job.audit_sha256 or b"")
@@ -389,7 +389,7 @@ class Redactions:
             with source.open("wb") as f:
                 for chunk in self.items.read_content(session, clip):
                     f.write(chunk)
-            tenant_id, mode, fill = job.tenant_id, job.mode, job.fill
+            tenant_id, source_id, mode, fill = job.tenant_id, job.source_id, job.mode, job.fill
             started = self.clock.now()
         renewed = [self.clock.now()]
 
@@ -414,22 +414,22 @@ class Redactions:
                 bytes.fromhex(record["output"]["sha256"]),
             )
         self.vault.put(audit_name(tenant_id, item_id), key, io.BytesIO(audit), audit_sha256)
-        self._complete(job_id, attempt, record, audit_sha256, size, started, worker)
+        self._complete(
+            job_id, attempt, tenant_id, source_id, record, audit_sha256, size, started, worker
+        )
 
     def _complete(
         self,
         job_id: str,
         attempt: int,
+        tenant_id: str,
+        source_id: str,
         record: dict[str, Any],
         audit_sha256: bytes,
         size: int,
         started: datetime,
         worker: str,
     ) -> None:
-        with self.appender.db.session() as session:
-            job = session.get(Redaction, job_id)
-            assert job is not None
-            tenant_id, source_id = job.tenant_id, job.source_id
         log_id = tenant_log_id(self.appender.db, tenant_id)
         summary = _summary(record)
 

@@ -94,8 +94,14 @@ def test_a_runner_killed_mid_video_leaves_the_job_to_the_next(
                 tmp_path / "runner.log"
             ).read_text()
             time.sleep(0.05)
-        time.sleep(1.5)  # part-way through the video: the clip is decrypted in its folder
+        first_lease = job_row(container, job.id).lease_until
+        assert first_lease is not None
+        while job_row(container, job.id).lease_until == first_lease:  # renewed as it works
+            assert time.monotonic() < deadline and runner.poll() is None
+            time.sleep(0.05)
+        # part-way through the video: the clip is decrypted in its folder
         assert job_row(container, job.id).status == "running"
+        assert job_row(container, job.id).attempts == 1
         assert [p.name.startswith(f"{WORK_PREFIX}{runner.pid}-") for p in work.iterdir()] == [True]
     finally:
         runner.send_signal(signal.SIGKILL)
