@@ -18,6 +18,7 @@ from api import (
     logs,
     policies,
     redactions,
+    reports,
     webhooks,
     wellknown,
     workers,
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         erasures.bp,
         webhooks.bp,
         redactions.bp,
+        reports.bp,
     ):
         app.register_blueprint(blueprint)
     logging.getLogger("custody").setLevel(settings.log_level)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,11 @@ from api.container import Container, build
 from api.settings import ConfigError, Settings
 from ledger.errors import CustodyError
 from ledger.receipts import ReceiptError, verify_receipt
-from ledger.verification import export_bundle, verify_database
+from ledger.verification import verify_database
 from ledger.verify import LogReport, VerificationError, verify_bundle
 from redaction.fill import FILLS
 from redaction.redactor import MODES
+from reports.export import export_bundle, record_export
 
 
 class Lazy:
@@ -473,14 +475,48 @@ def _report(reports: list[LogReport], as_json: bool) -> None:
 @main.command()
 @click.option("--tenant", required=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--from",
+    "since",
+    callback=lambda ctx, param, value: moment(ctx, param, value),  # defined below
+    help="first moment of the period, RFC 3339 (default: the start of the log)",
+)
+@click.option(
+    "--to",
+    "until",
+    callback=lambda ctx, param, value: moment(ctx, param, value),
+    help="end of the period, exclusive (default: the latest signed checkpoint)",
+)
 @pass_lazy
-def export(lazy: Lazy, tenant: str, out: Path) -> None:
-    """Write a bundle of the tenant's log that `custody verify FILE` checks offline."""
+def export(
+    lazy: Lazy, tenant: str, out: Path, since: datetime | None, until: datetime | None
+) -> None:
+    """Write the tenant's audit bundle: the period's log entries with inclusion proofs
+    against a signed checkpoint, checkpoints and consistency proofs, the public keys, the
+    tenant's tables as CSV and JSON Lines, and a README. `custody verify FILE` checks it
+    offline. The export is recorded on the log (report.issued)."""
     container = lazy.get()
-    size = _domain(
-        lambda: export_bundle(container.db, container.keys, container.clock, tenant, out)
+
+    def run() -> tuple[Any, Any]:
+        summary = export_bundle(
+            container.db,
+            container.keys,
+            container.appender,
+            container.clock,
+            tenant,
+            out,
+            since=since,
+            until=until,
+        )
+        return summary, record_export(container.reports, summary, None)
+
+    summary, issued = _domain(run)
+    span = f"entries {summary.first}..{summary.end - 1}" if summary.entries else "no entries"
+    click.echo(
+        f"wrote {out}: {span} ({summary.entries} entries) of log {summary.log_id}, resting on "
+        f"the checkpoint at tree size {summary.tree_size}; sha256 {summary.sha256.hex()}; "
+        f"report {issued.id} at log index {issued.log_index}"
     )
-    click.echo(f"wrote {out} ({size} entries)")
 
 
 def _domain(call: Any) -> Any:
@@ -488,3 +524,58 @@ def _domain(call: Any) -> Any:
         return call()
     except CustodyError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def moment(_ctx: Any, _param: Any, value: str | None) -> datetime | None:
+    """An RFC 3339 / ISO 8601 time option; without an offset it is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a time such as 2026-01-31 or 2026-01-31T12:00:00Z"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@main.group()
+def reports() -> None:
+    """PDF reports: a worker's report, the audit report. Each is recorded on the log."""
+
+
+def _issued(issued: Any, out: Path) -> None:
+    click.echo(
+        f"wrote {out} (report {issued.id}, sha256 {issued.sha256.hex()}, "
+        f"log index {issued.log_index})"
+    )
+
+
+@reports.command("worker")
+@click.option("--tenant", required=True)
+@click.option("--worker", required=True, help="pseudonym (wkr_...) or the platform's reference")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@pass_lazy
+def worker_report(lazy: Lazy, tenant: str, worker: str, out: Path) -> None:
+    """The worker's report: what they agreed to and what was done with their recordings."""
+    container = lazy.get()
+    _issued(_domain(lambda: container.worker_report.write(tenant, worker, out, None)), out)
+
+
+@reports.command("audit")
+@click.option("--tenant", required=True)
+@click.option("--from", "since", callback=moment, help="start (default: the start)")
+@click.option("--to", "until", callback=moment, help="end, exclusive (default: now)")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@pass_lazy
+def audit_report(
+    lazy: Lazy, tenant: str, since: datetime | None, until: datetime | None, out: Path
+) -> None:
+    """The audit report of a tenant for a period."""
+    container = lazy.get()
+    _issued(
+        _domain(
+            lambda: container.audit_report.write(tenant, out, since=since, until=until, by=None)
+        ),
+        out,
+    )

@@ -21,6 +21,9 @@ from ledger.signing import FileKeyStore, KeyStore
 from ledger.tenants import TenantService
 from ledger.vault import Backend, LocalBackend, Vault, master_key_file
 from redaction.jobs import Redactions
+from reports.audit import AuditReport
+from reports.issued import Reports
+from reports.worker import WorkerReport
 from retention.requests import ErasureRequests
 from retention.sweep import Retention
 from retention.webhooks import Webhooks
@@ -44,6 +47,9 @@ class Container:
     webhooks: Webhooks
     retention: Retention
     redactions: Redactions
+    reports: Reports
+    worker_report: WorkerReport
+    audit_report: AuditReport
 
     def close(self) -> None:
         self.db.dispose()
@@ -90,6 +96,7 @@ def build(
     requests = ErasureRequests(appender, settings.erasure_deadline)
     webhooks = Webhooks(appender, vault, clock)
     items = ItemService(appender, vault)
+    reports = Reports(appender)
     return Container(
         settings=settings,
         clock=clock,
@@ -118,4 +125,7 @@ def build(
         redactions=Redactions(
             appender, vault, items, clock, timedelta(seconds=settings.redaction_lease_seconds)
         ),
+        reports=reports,
+        worker_report=WorkerReport(appender, reports),
+        audit_report=AuditReport(appender, reports, keys),
     )

@@ -20,6 +20,7 @@ from ledger.errors import (
     InvalidRequest,
     KeyUnavailable,
     NotFound,
+    TryLater,
     VaultError,
 )
 
@@ -126,6 +127,8 @@ def register(app: APIFlask) -> None:
         if isinstance(error, KeyUnavailable):
             log.error("signing key unavailable: %s", error)
             return problem(503, "A signing key is unavailable; the operator has been alerted.")
+        if isinstance(error, TryLater):
+            return problem(503, str(error), {"Retry-After": str(error.retry_after)})
         if isinstance(error, VaultError):
             log.error("vault: %s", error)
             return problem(503, "Stored content failed its integrity check or cannot be read.")

@@ -497,3 +497,29 @@ class RedactionOut(Schema):
     summary = Dict(allow_none=True, metadata={"description": "frames, boxes, review, timing"})
     error = String(allow_none=True, metadata={"description": "why it failed"})
     log_index = Integer()
+
+
+class ReportPeriodQuery(Strict):
+    since = AwareDateTime(
+        data_key="from",
+        load_default=None,
+        metadata={"description": "start of the period, RFC 3339 with offset (default: the start)"},
+    )
+    until = AwareDateTime(
+        data_key="to",
+        load_default=None,
+        metadata={"description": "end of the period, exclusive (default: now)"},
+    )
+
+
+class ReportOut(Schema):
+    id = String()
+    kind = String()
+    worker = String(allow_none=True)
+    period_from = String(data_key="from", allow_none=True)
+    period_to = String(data_key="to", allow_none=True)
+    tree_size = Integer(metadata={"description": "size of the signed checkpoint it rests on"})
+    sha256 = String()
+    size = Integer()
+    issued_at = String()
+    log_index = Integer(metadata={"description": "the `report.issued` entry"})

@@ -66,6 +66,17 @@ class Database:
         with self.read() as session:
             yield session
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read session that sees one consistent state throughout: what a report reads
+        must agree with the log size it states. SQLite's WAL readers have that already."""
+        if self.engine.dialect.name == "sqlite":
+            with self.read() as session:
+                yield session
+            return
+        with self.read(bind=self.engine.execution_options(isolation_level="REPEATABLE READ")) as s:
+            yield s
+
     def dispose(self) -> None:
         self.engine.dispose()
 

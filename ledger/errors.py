@@ -43,3 +43,10 @@ class Gone(Conflict):
 
 class VaultError(CustodyError):
     """Stored content is missing, fails authentication, or its key is destroyed."""
+
+
+class TryLater(CustodyError):
+    """A moment's condition (such as waiting for the next signed checkpoint) stops the
+    request; the same request will succeed shortly."""
+
+    retry_after = 2

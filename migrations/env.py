@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import redaction.models  # noqa: F401  (its tables are part of the schema)
+import reports.models  # noqa: F401
 import retention.models  # noqa: F401
 from ledger.models import Base
 

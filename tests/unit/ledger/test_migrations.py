@@ -7,6 +7,7 @@ from sqlalchemy import inspect
 from ledger.db import make_engine, upgrade
 from ledger.models import Base
 from redaction import models as _redaction_models  # noqa: F401  (tables of the schema)
+from reports import models as _reports_models  # noqa: F401
 from retention import models as _retention_models  # noqa: F401
 
 

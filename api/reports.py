@@ -1,0 +1,117 @@
+"""Reports: the worker's report and the audit report as PDF, and the record of any report
+issued. Each file is written to a temporary file, recorded on the log, then sent."""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import Response
+
+from api import schemas
+from api.auth import ANY_ROLE, auth, principal
+from api.deps import container, session
+from ledger.clock import format_ts
+from ledger.errors import NotFound
+from reports.issued import Issued
+
+bp = APIBlueprint("reports", __name__, tag="Reports")
+AUDITORS = ["auditor", "admin"]
+PDF: dict[int | str, Any] = {
+    200: {
+        "description": "the report (PDF)",
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+def send_issued(
+    write: Callable[[Path], Issued], mimetype: str, filename: str
+) -> Response:
+    """Write a report into a temporary folder, then stream it and delete it."""
+    folder = tempfile.TemporaryDirectory(prefix="custody-report-")
+    path = Path(folder.name) / "report"
+    try:
+        issued = write(path)
+        handle = path.open("rb")
+    except BaseException:
+        folder.cleanup()
+        raise
+
+    def body() -> Iterator[bytes]:
+        try:
+            while chunk := handle.read(1 << 16):
+                yield chunk
+        finally:
+            handle.close()
+            folder.cleanup()
+
+    return Response(
+        body(),
+        mimetype=mimetype,
+        headers={
+            "Content-Length": str(path.stat().st_size),
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Repr-Digest": f"sha-256=:{base64.b64encode(issued.sha256).decode()}:",
+            "Custody-Report-Id": issued.id,
+            "Custody-Log-Index": str(issued.log_index),
+        },
+    )
+
+
+@bp.get("/v1/workers/<worker>/report.pdf")
+@bp.auth_required(auth, roles=ANY_ROLE)
+@bp.doc(responses=PDF)
+def worker_report(worker: str) -> Response:
+    """The worker's report, in plain words: agreements, recordings and items, uses, erasures,
+    scheduled deletions, open requests, rights, and the signed checkpoint it rests on.
+    `worker` is the pseudonym or the platform's reference. Issuing it is a log entry."""
+    who = principal()
+    return send_issued(
+        lambda out: container().worker_report.write(who.tenant_id, worker, out, who.key_id),
+        "application/pdf",
+        "custody-worker-report.pdf",
+    )
+
+
+@bp.get("/v1/audit/report.pdf")
+@bp.auth_required(auth, roles=AUDITORS)
+@bp.input(schemas.ReportPeriodQuery, location="query", arg_name="query")
+@bp.doc(responses=PDF)
+def audit_report(query: dict[str, Any]) -> Response:
+    """The regulator's report for a period (`from`, `to`): record of processing, consents,
+    use decisions, retention, erasure requests, redactions and the log's integrity."""
+    who = principal()
+    return send_issued(
+        lambda out: container().audit_report.write(
+            who.tenant_id, out, since=query["since"], until=query["until"], by=who.key_id
+        ),
+        "application/pdf",
+        "custody-audit-report.pdf",
+    )
+
+
+@bp.get("/v1/reports/<report_id>")
+@bp.auth_required(auth, roles=ANY_ROLE)
+@bp.output(schemas.ReportOut)
+def show(report_id: str) -> dict[str, Any]:
+    """A report issued earlier: what it covered and the SHA-256 of the file."""
+    report = container().reports.get(session(), principal().tenant_id, report_id)
+    if report is None:
+        raise NotFound("report")
+    return {
+        "id": report.id,
+        "kind": report.kind,
+        "worker": report.worker_id,
+        "period_from": format_ts(report.period_from) if report.period_from else None,
+        "period_to": format_ts(report.period_to) if report.period_to else None,
+        "tree_size": report.tree_size,
+        "sha256": report.sha256.hex(),
+        "size": report.size,
+        "issued_at": format_ts(report.issued_at),
+        "log_index": report.log_index,
+    }
