@@ -178,6 +178,9 @@ class Rows(Flowable):  # type: ignore[misc]
             return []
         taken = self._peeked + list(islice(self.rows, fits - 1))
         self._peeked = []
+        # Platypus marks a flowable it moved to the next page once; this one goes on from
+        # page to page, so the mark of an earlier page must not count against a later one.
+        self.__dict__.pop("_postponed", None)
         page = _RowsPage(self, taken)
         return [page, self] if self._more() else [page]
 
