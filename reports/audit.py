@@ -543,7 +543,7 @@ def _retention(f: _Facts, s: Styles) -> list[Flowable]:
         out.append(
             Rows(
                 [
-                    Column("item", 150, "Courier"),
+                    Column("item", 150),
                     Column("kind", 100),
                     Column("due", 130),
                     Column("days overdue", 70, right=True),

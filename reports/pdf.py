@@ -139,13 +139,13 @@ def grid(
 class Column:
     title: str
     width: float
-    font: str = "Helvetica"
     right: bool = False
 
 
 class Rows(Flowable):  # type: ignore[misc]
     """A long table drawn row by row straight to the canvas, pulled from an iterator one
-    page at a time. Rows are one line each; a row's cells are cut to their column."""
+    page at a time. Rows are one line each, in a monospaced face; a row's cells are cut to
+    their column."""
 
     def __init__(
         self,
@@ -153,14 +153,12 @@ class Rows(Flowable):  # type: ignore[misc]
         rows: Iterator[Sequence[str]],
         *,
         size: float = 7.5,
-        emphasise: Callable[[Sequence[str]], bool] | None = None,
     ) -> None:
         super().__init__()
         self.columns = list(columns)
         self.rows = rows
         self.size = size
         self.leading = size * 1.45
-        self.emphasise = emphasise
         self._peeked: list[Sequence[str]] = []
 
     def _more(self) -> bool:
@@ -207,36 +205,46 @@ class _RowsPage(Flowable):  # type: ignore[misc]
         return available_width, self.height_needed
 
     def draw(self) -> None:
+        # One path for the stripes and one text object for every cell of the page: drawing
+        # cell by cell costs several times more, and these tables run to tens of thousands
+        # of rows. Cells are monospaced, so fitting and aligning them is arithmetic.
         p, canvas = self.parent, self.canv
         width = sum(c.width for c in p.columns)
+        header = p.leading * 1.3
         top = self.height_needed
+        stripes = canvas.beginPath()
+        stripes.rect(0, top - header, width, header)
+        for n in range(1, len(self.taken), 2):
+            stripes.rect(0, top - header - p.leading * (n + 1), width, p.leading)
         canvas.setFillColor(STRIPE)
-        canvas.rect(0, top - p.leading * 1.3, width, p.leading * 1.3, stroke=0, fill=1)
+        canvas.drawPath(stripes, stroke=0, fill=1)
         canvas.setStrokeColor(ACCENT)
         canvas.setLineWidth(0.6)
-        canvas.line(0, top - p.leading * 1.3, width, top - p.leading * 1.3)
-        self._line(0, top - p.leading, [c.title for c in p.columns], "Helvetica-Bold")
-        y = top - p.leading * 1.3
-        for n, row in enumerate(self.taken):
-            if n % 2:
-                canvas.setFillColor(STRIPE)
-                canvas.rect(0, y - p.leading, width, p.leading, stroke=0, fill=1)
-            bold = p.emphasise is not None and p.emphasise(row)
-            self._line(0, y - p.leading * 0.78, row, "Helvetica-Bold" if bold else None)
-            y -= p.leading
-
-    def _line(self, x: float, y: float, cells: Sequence[str], font: str | None) -> None:
-        p, canvas = self.parent, self.canv
+        canvas.line(0, top - header, width, top - header)
         canvas.setFillColor(INK)
-        for column, value in zip(p.columns, cells, strict=False):
-            face = font if font and column.font == "Helvetica" else column.font
-            shown = _fit(value, face, p.size, column.width - 4)
-            canvas.setFont(face, p.size)
-            if column.right:
-                canvas.drawRightString(x + column.width - 2, y, shown)
-            else:
-                canvas.drawString(x + 2, y, shown)
+        cells = canvas.beginText()
+        cells.setFont("Helvetica-Bold", p.size)
+        x = 0.0
+        for column in p.columns:
+            title = _fit(column.title, "Helvetica-Bold", p.size, column.width - 4)
+            shift = column.width - 2 - stringWidth(title, "Helvetica-Bold", p.size)
+            cells.setTextOrigin(x + (shift if column.right else 2), top - p.leading)
+            cells.textOut(title)
             x += column.width
+        cells.setFont("Courier", p.size)
+        advance = 0.6 * p.size  # every Courier glyph
+        fits = [max(1, int((c.width - 4) // advance)) for c in p.columns]
+        y = top - header - p.leading * 0.78
+        for row in self.taken:
+            x = 0.0
+            for column, most, value in zip(p.columns, fits, row, strict=False):
+                shown = value if len(value) <= most else value[: most - 1] + "…"
+                offset = column.width - 2 - len(shown) * advance if column.right else 2
+                cells.setTextOrigin(x + offset, y)
+                cells.textOut(shown)
+                x += column.width
+            y -= p.leading
+        canvas.drawText(cells)
 
 
 def qr_code(value: str, size: float) -> Drawing:

@@ -213,15 +213,15 @@ class _Story:
             ),
             Rows(
                 [
-                    Column("id", 84, "Courier"),
-                    Column("what", 52),
+                    Column("id", 76),
+                    Column("what", 60),
                     Column("date", 38),
-                    Column("fingerprint", 44, "Courier"),
+                    Column("fingerprint", 42),
                     Column("until", 38),
-                    Column("log #", 28, right=True),
+                    Column("log #", 30, right=True),
                 ],
                 self._item_rows(),
-                size=6.4,
+                size=6.0,
             ),
             PageBreak(),
             Paragraph("Appendix B: every use, by item", s.h1),
@@ -232,14 +232,14 @@ class _Story:
             ),
             Rows(
                 [
-                    Column("item", 88, "Courier"),
-                    Column("purpose", 62),
-                    Column("by", 38),
-                    Column("times", 22, right=True),
-                    Column("first – last", 74),
+                    Column("item", 76),
+                    Column("purpose", 64),
+                    Column("by", 40),
+                    Column("times", 24, right=True),
+                    Column("first – last", 80),
                 ],
                 self._use_rows(),
-                size=6.4,
+                size=6.0,
             ),
         ]
         return story

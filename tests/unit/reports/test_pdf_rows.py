@@ -16,7 +16,7 @@ def test_long_tables_flow_over_many_pages_whatever_space_a_page_has_left(tmp_pat
     def rows(prefix: str, count: int):  # type: ignore[no-untyped-def]
         return ((f"{prefix}{n:05d}", str(n * 7)) for n in range(count))
 
-    columns = [Column("name", 120, "Courier"), Column("value", 60, right=True)]
+    columns = [Column("name", 120), Column("value", 60, right=True)]
     story = [
         Spacer(1, 500),
         Rows(columns, rows("first", 700)),
