@@ -15,11 +15,10 @@ from api.container import Container, build
 from api.settings import ConfigError, Settings
 from ledger.errors import CustodyError
 from ledger.receipts import ReceiptError, verify_receipt
-from ledger.verification import verify_database
+from ledger.verification import export_bundle, verify_database
 from ledger.verify import LogReport, VerificationError, verify_bundle
 from redaction.fill import FILLS
 from redaction.redactor import MODES
-from reports.export import export_bundle, record_export
 
 
 class Lazy:
@@ -475,48 +474,14 @@ def _report(reports: list[LogReport], as_json: bool) -> None:
 @main.command()
 @click.option("--tenant", required=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--from",
-    "since",
-    callback=lambda ctx, param, value: moment(ctx, param, value),  # defined below
-    help="first moment of the period, RFC 3339 (default: the start of the log)",
-)
-@click.option(
-    "--to",
-    "until",
-    callback=lambda ctx, param, value: moment(ctx, param, value),
-    help="end of the period, exclusive (default: the latest signed checkpoint)",
-)
 @pass_lazy
-def export(
-    lazy: Lazy, tenant: str, out: Path, since: datetime | None, until: datetime | None
-) -> None:
-    """Write the tenant's audit bundle: the period's log entries with inclusion proofs
-    against a signed checkpoint, checkpoints and consistency proofs, the public keys, the
-    tenant's tables as CSV and JSON Lines, and a README. `custody verify FILE` checks it
-    offline. The export is recorded on the log (report.issued)."""
+def export(lazy: Lazy, tenant: str, out: Path) -> None:
+    """Write a bundle of the tenant's log that `custody verify FILE` checks offline."""
     container = lazy.get()
-
-    def run() -> tuple[Any, Any]:
-        summary = export_bundle(
-            container.db,
-            container.keys,
-            container.appender,
-            container.clock,
-            tenant,
-            out,
-            since=since,
-            until=until,
-        )
-        return summary, record_export(container.reports, summary, None)
-
-    summary, issued = _domain(run)
-    span = f"entries {summary.first}..{summary.end - 1}" if summary.entries else "no entries"
-    click.echo(
-        f"wrote {out}: {span} ({summary.entries} entries) of log {summary.log_id}, resting on "
-        f"the checkpoint at tree size {summary.tree_size}; sha256 {summary.sha256.hex()}; "
-        f"report {issued.id} at log index {issued.log_index}"
+    size = _domain(
+        lambda: export_bundle(container.db, container.keys, container.clock, tenant, out)
     )
+    click.echo(f"wrote {out} ({size} entries)")
 
 
 def _domain(call: Any) -> Any:
