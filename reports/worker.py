@@ -565,7 +565,7 @@ class _Story:
         previous = None
         for item_id, purpose, who, n, first, last in self.session.execute(query):
             yield (
-                item_id if item_id != previous else "",  # type: ignore[misc]
+                (item_id or "") if item_id != previous else "",
                 purpose.replace("_", " "),
                 words.recipient(who).removeprefix("the "),
                 f"{n:,}",
