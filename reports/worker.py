@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
+from typing import Any
 
 from reportlab.platypus import Flowable, PageBreak, Paragraph, Spacer
 from sqlalchemy import func, select
@@ -60,6 +61,15 @@ def _items(worker_id: str):  # type: ignore[no-untyped-def]
     return select(ItemRoot.item_id).where(ItemRoot.clip_id.in_(clips)).distinct()
 
 
+def _allowed_uses(tenant_id: str, items: Any) -> Any:
+    """The record of use: allowed decisions on any of `items`."""
+    return (
+        (UseDecision.tenant_id == tenant_id)
+        & (UseDecision.decision == "allow")
+        & UseDecision.item_id.in_(items)
+    )
+
+
 def _counts(session: Session, tenant_id: str, worker_id: str) -> _Counts:
     items = _items(worker_id)
     rows = session.execute(
@@ -67,13 +77,7 @@ def _counts(session: Session, tenant_id: str, worker_id: str) -> _Counts:
         .where(Item.id.in_(items))
         .group_by(Item.kind, Item.status)
     ).all()
-    uses = session.scalar(
-        select(func.count()).where(
-            UseDecision.tenant_id == tenant_id,
-            UseDecision.decision == "allow",
-            UseDecision.item_id.in_(items),
-        )
-    )
+    uses = session.scalar(select(func.count()).where(_allowed_uses(tenant_id, items)))
     scheduled = session.scalar(
         select(func.count()).where(
             Item.id.in_(items), Item.status == "active", Item.delete_after.is_not(None)
@@ -325,11 +329,7 @@ class _Story:
                 func.min(UseDecision.at),
                 func.max(UseDecision.at),
             )
-            .where(
-                UseDecision.tenant_id == self.tenant_id,
-                UseDecision.decision == "allow",
-                UseDecision.item_id.in_(self.items),
-            )
+            .where(_allowed_uses(self.tenant_id, self.items))
             .group_by(UseDecision.recipient, UseDecision.purpose)
             .order_by(func.count().desc(), UseDecision.recipient, UseDecision.purpose)
         ).all()
@@ -553,11 +553,7 @@ class _Story:
                 func.min(UseDecision.at),
                 func.max(UseDecision.at),
             )
-            .where(
-                UseDecision.tenant_id == self.tenant_id,
-                UseDecision.decision == "allow",
-                UseDecision.item_id.in_(self.items),
-            )
+            .where(_allowed_uses(self.tenant_id, self.items))
             .group_by(UseDecision.item_id, UseDecision.purpose, UseDecision.recipient)
             .order_by(UseDecision.item_id, UseDecision.purpose, UseDecision.recipient)
             .execution_options(yield_per=STREAM)
