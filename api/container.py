@@ -22,6 +22,7 @@ from ledger.tenants import TenantService
 from ledger.vault import Backend, LocalBackend, Vault, master_key_file
 from redaction.jobs import Redactions
 from reports.audit import AuditReport
+from reports.export import AuditExport
 from reports.issued import Reports
 from reports.worker import WorkerReport
 from retention.requests import ErasureRequests
@@ -50,6 +51,7 @@ class Container:
     reports: Reports
     worker_report: WorkerReport
     audit_report: AuditReport
+    audit_export: AuditExport
 
     def close(self) -> None:
         self.db.dispose()
@@ -128,4 +130,5 @@ def build(
         reports=reports,
         worker_report=WorkerReport(appender, reports),
         audit_report=AuditReport(appender, reports, keys),
+        audit_export=AuditExport(appender, reports, keys),
     )

@@ -21,17 +21,19 @@ from reports.issued import Issued
 
 bp = APIBlueprint("reports", __name__, tag="Reports")
 AUDITORS = ["auditor", "admin"]
-PDF: dict[int | str, Any] = {
-    200: {
-        "description": "the report (PDF)",
-        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-    }
-}
 
 
-def send_issued(
-    write: Callable[[Path], Issued], mimetype: str, filename: str
-) -> Response:
+def _file(mimetype: str, description: str) -> dict[int | str, Any]:
+    """The OpenAPI response of an endpoint that sends a file."""
+    schema = {"schema": {"type": "string", "format": "binary"}}
+    return {200: {"description": description, "content": {mimetype: schema}}}
+
+
+PDF = _file("application/pdf", "the report (PDF)")
+ZIP = _file("application/zip", "the audit bundle (zip); its README.txt says how to verify it")
+
+
+def send_issued(write: Callable[[Path], Issued], mimetype: str, filename: str) -> Response:
     """Write a report into a temporary folder, then stream it and delete it."""
     folder = tempfile.TemporaryDirectory(prefix="custody-report-")
     path = Path(folder.name) / "report"
@@ -63,6 +65,18 @@ def send_issued(
     )
 
 
+def _for_period(writer: str, query: dict[str, Any], mimetype: str, filename: str) -> Response:
+    who = principal()
+    write = getattr(container(), writer).write
+    return send_issued(
+        lambda out: write(
+            who.tenant_id, out, since=query["since"], until=query["until"], by=who.key_id
+        ),
+        mimetype,
+        filename,
+    )
+
+
 @bp.get("/v1/workers/<worker>/report.pdf")
 @bp.auth_required(auth, roles=ANY_ROLE)
 @bp.doc(responses=PDF)
@@ -85,14 +99,19 @@ def worker_report(worker: str) -> Response:
 def audit_report(query: dict[str, Any]) -> Response:
     """The regulator's report for a period (`from`, `to`): record of processing, consents,
     use decisions, retention, erasure requests, redactions and the log's integrity."""
-    who = principal()
-    return send_issued(
-        lambda out: container().audit_report.write(
-            who.tenant_id, out, since=query["since"], until=query["until"], by=who.key_id
-        ),
-        "application/pdf",
-        "custody-audit-report.pdf",
-    )
+    return _for_period("audit_report", query, "application/pdf", "custody-audit-report.pdf")
+
+
+@bp.get("/v1/audit/export")
+@bp.auth_required(auth, roles=AUDITORS)
+@bp.input(schemas.ReportPeriodQuery, location="query", arg_name="query")
+@bp.doc(responses=ZIP)
+def audit_export(query: dict[str, Any]) -> Response:
+    """The verifiable audit export for a period (`from`, `to`): every log entry of the period
+    with its inclusion proof against a signed checkpoint, the checkpoints and consistency
+    proofs, the keys, and the tenant's records as CSV and JSON Lines. `custody verify FILE`
+    checks it with no database. Issuing it is a log entry."""
+    return _for_period("audit_export", query, "application/zip", "custody-audit-export.zip")
 
 
 @bp.get("/v1/reports/<report_id>")

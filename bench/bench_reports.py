@@ -14,7 +14,10 @@ memory is its own. Beside each figure, measured in the same run on the same mach
   whose peak memory shows whether memory grows with the data (it should not, beyond the
   PDF itself);
 * audit report: a full verification of the same log (`custody verify --tenant`), which the
-  report runs inside it, so the ratio shows what the report adds to that raw limit.
+  report runs inside it, so the ratio shows what the report adds to that raw limit;
+* audit export of the last 100,000 entries (all of them with --quick): reading the same
+  entry rows and deflating them into a zip, the least any export of them costs; and
+  `custody verify BUNDLE`, the offline check of the bundle written.
 
 The million entries are real log entries (`use.decided`, with their projection rows),
 appended in units of 10,000 through the real appender.
@@ -216,6 +219,49 @@ def raw_worker_limits(settings: Settings, tenant: str, worker: str) -> dict[str,
     return {"rows": rows, "read_seconds": read, "draw_seconds": drawn}
 
 
+def period_start(settings: Settings, tenant: str, last: int) -> tuple[str, int]:
+    """The time of the entry `last` entries before the end of the log, and its index."""
+    from ledger.models import Log, LogEntry
+
+    container = build(settings)
+    try:
+        log_id = tenant_log_id(container.db, tenant)
+        with container.db.session() as session:
+            head = session.get(Log, log_id)
+            assert head is not None
+            first = max(head.size - last, 0)
+            body = session.get(LogEntry, (log_id, first))
+            assert body is not None
+            return json.loads(body.body)["ts"], first
+    finally:
+        container.close()
+
+
+def raw_export_limit(settings: Settings, tenant: str, first: int) -> float:
+    """Reading the period's entry rows and deflating them into a zip."""
+    import zipfile
+
+    from sqlalchemy import select
+
+    from ledger.models import LogEntry
+
+    container = build(settings)
+    try:
+        log_id = tenant_log_id(container.db, tenant)
+        with tempfile.TemporaryDirectory() as folder, container.db.session() as session:
+            start = time.perf_counter()
+            query = select(LogEntry.idx, LogEntry.body).where(
+                LogEntry.log_id == log_id, LogEntry.idx >= first
+            )
+            with zipfile.ZipFile(Path(folder) / "raw.zip", "w", zipfile.ZIP_DEFLATED) as bundle:
+                with bundle.open("entries", "w", force_zip64=True) as handle:
+                    for row in session.execute(query.execution_options(yield_per=2000)):
+                        handle.write(row.body + b"\n")
+            return time.perf_counter() - start
+    finally:
+        container.close()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     scale = 10 if args.quick else 1
@@ -265,6 +311,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     raw = raw_worker_limits(settings, tenant, "w-big")
     audit = timed(env, "reports", "audit", "--tenant", tenant, "--out", str(folder / "audit.pdf"))
     verify = timed(env, "verify", "--tenant", tenant)
+    since, first = period_start(settings, tenant, 100_000)
+    bundle = folder / "export.zip"
+    exported = timed(env, "export", "--tenant", tenant, "--from", since, "--out", str(bundle))
+    checked = timed(env, "verify", str(bundle))
+    raw_export = raw_export_limit(settings, tenant, first)
     base = timed(env, "db", "upgrade")  # the process's own start-up and imports
 
     figures = {
@@ -284,6 +335,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             "pdf_bytes": (folder / "audit.pdf").stat().st_size,
         },
         "verify_only": verify,
+        "export": {
+            "entries": entries - first,
+            **exported,
+            "bundle_bytes": bundle.stat().st_size,
+            "raw_seconds": raw_export,
+        },
+        "verify_bundle": checked,
         "process_baseline": base,
     }
     raw_total = raw["read_seconds"] + raw["draw_seconds"]
@@ -302,6 +360,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"alone {verify['seconds']:.1f} s, ratio {audit['seconds'] / verify['seconds']:.2f}; "
         f"peak memory {audit['peak_rss_mib']:.0f} MiB (verification alone "
         f"{verify['peak_rss_mib']:.0f} MiB)"
+    )
+    print(
+        f"audit export of the last {entries - first:,} entries: {exported['seconds']:.1f} s; "
+        f"reading and deflating them alone {raw_export:.1f} s, ratio "
+        f"{exported['seconds'] / raw_export:.2f}; bundle {bundle.stat().st_size / 2**20:.0f} MiB, "
+        f"peak memory {exported['peak_rss_mib']:.0f} MiB; custody verify BUNDLE "
+        f"{checked['seconds']:.1f} s, peak memory {checked['peak_rss_mib']:.0f} MiB"
     )
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2) + "\n")

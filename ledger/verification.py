@@ -1,24 +1,16 @@
-"""Verification and export of the logs in the live database."""
+"""Verification of the logs in the live database."""
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.clock import Clock, format_ts
 from ledger.db import Database
-from ledger.keys import KeyRing
 from ledger.logs import LogReader
 from ledger.models import Checkpoint, Log, LogEntry, SigningKeyRecord
 from ledger.verify import (
-    BUNDLE_FORMAT,
     ConsistencySource,
     LogReport,
     StoredCheckpoint,
@@ -92,62 +84,3 @@ def verify_database(db: Database, tenant_id: str | None = None) -> list[LogRepor
                 )
             )
     return reports
-
-
-def export_bundle(db: Database, keys: KeyRing, clock: Clock, tenant_id: str, out: Path) -> int:
-    """Write a verifiable bundle of one tenant's log to `out`; return its tree size.
-
-    Entries, signed checkpoints, consistency proofs between consecutive checkpoints and
-    the published keys: everything `custody verify FILE` needs, and nothing personal.
-    """
-    with db.session() as session:
-        reader = LogReader(session)
-        log = reader.log_of_tenant(tenant_id)
-        size = log.size
-        checkpoints = [c for c in _checkpoints(session, log.id) if c.tree_size <= size]
-        sizes = sorted({c.tree_size for c in checkpoints} | {size})
-        tmp = out.with_name(out.name + ".partial")
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-            meta = {
-                "format": BUNDLE_FORMAT,
-                "log": log.id,
-                "origin": log.origin,
-                "tree_size": size,
-                "root": base64.b64encode(log.root_hash).decode(),
-                "exported_at": format_ts(clock.now()),
-            }
-            bundle.writestr("bundle.json", json.dumps(meta, indent=2))
-            bundle.writestr("keys.json", json.dumps({"keys": keys.published(session)}, indent=2))
-            with bundle.open("entries.jsonl", "w") as handle:
-                for entry in _entries(session, log.id):
-                    if entry.index >= size:
-                        break
-                    line = {
-                        "index": entry.index,
-                        "leaf_hash": base64.b64encode(entry.leaf_hash or b"").decode(),
-                        "entry": base64.b64encode(entry.body).decode(),
-                    }
-                    handle.write(json.dumps(line).encode() + b"\n")
-            bundle.writestr(
-                "checkpoints.jsonl",
-                "".join(
-                    json.dumps({"tree_size": c.tree_size, "note": c.note}) + "\n"
-                    for c in checkpoints
-                ),
-            )
-            proofs = []
-            for first, second in zip(sizes, sizes[1:], strict=False):
-                proof = reader.consistency(log.id, first, second).proof
-                proofs.append(
-                    json.dumps(
-                        {
-                            "first": first,
-                            "second": second,
-                            "proof": [base64.b64encode(h).decode() for h in proof],
-                        }
-                    )
-                    + "\n"
-                )
-            bundle.writestr("consistency.jsonl", "".join(proofs))
-        os.replace(tmp, out)
-    return size

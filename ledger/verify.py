@@ -1,6 +1,6 @@
 """Verify a log without trusting whoever stores it: hashlib and PyNaCl only.
 
-Used on the live database (ledger.verification) and on an exported bundle (verify_bundle),
+Used on the live database (ledger.verification) and on an exported bundle (ledger.bundle),
 so that anyone holding a bundle and the published keys can check it with no service.
 
 It re-hashes every entry's stored bytes (never re-serializing them), checks each entry's
@@ -15,17 +15,14 @@ import base64
 import binascii
 import json
 import re
-import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ledger import merkle
 from ledger.note import NoteError, parse_checkpoint, parse_verifier_key, verify_note
 
 ENVELOPE = frozenset({"v", "log", "seq", "ts", "type", "subject", "data", "prev"})
-BUNDLE_FORMAT = "custody-log-bundle/v1"
 _TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
@@ -116,9 +113,9 @@ def _verify(
     consistency: ConsistencySource | None,
     trusted: Sequence[str],
 ) -> None:
-    signed = [_open_checkpoint(cp, report, log_keys) for cp in checkpoints]
+    signed = [open_checkpoint(cp, report, log_keys) for cp in checkpoints]
     signed += [
-        _open_checkpoint(StoredCheckpoint(-1, note), report, log_keys, trusted=True)
+        open_checkpoint(StoredCheckpoint(-1, note), report, log_keys, trusted=True)
         for note in trusted
     ]
     signed.sort(key=lambda pair: pair[0])
@@ -135,7 +132,7 @@ def _verify(
             if stored.index > position:
                 raise VerificationError(f"entry {position} is missing", position)
             raise VerificationError(f"entry {stored.index} appears twice", stored.index)
-        entry = _parse_entry(stored.body, position)
+        entry = parse_entry(stored.body, position)
         if entry["seq"] != position:
             raise VerificationError(
                 f"entry {position} carries seq {entry['seq']}: entries were moved or swapped",
@@ -200,7 +197,7 @@ def _verify(
     report.checkpoints = len(checkpoints)
 
 
-def _open_checkpoint(
+def open_checkpoint(
     checkpoint: StoredCheckpoint,
     report: LogReport,
     log_keys: Sequence[tuple[str, bytes]],
@@ -233,7 +230,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _parse_entry(body: bytes, position: int) -> dict[str, Any]:
+def parse_entry(body: bytes, position: int) -> dict[str, Any]:
     try:
         entry = json.loads(
             body.decode("utf-8"), parse_float=_reject_float, object_pairs_hook=_no_duplicates
@@ -267,7 +264,7 @@ def _b64_or_none(value: str | None, position: int) -> bytes | None:
         raise VerificationError(f"entry {position}: prev is not base64", position) from exc
 
 
-# --- bundles --------------------------------------------------------------------------------
+# --- published keys --------------------------------------------------------------------------
 
 
 def keys_from_document(document: dict[str, Any]) -> list[tuple[str, bytes]]:
@@ -277,51 +274,3 @@ def keys_from_document(document: dict[str, Any]) -> list[tuple[str, bytes]]:
         if key.get("purpose") == "log" and key.get("verifier_key"):
             keys.append(parse_verifier_key(key["verifier_key"]))
     return keys
-
-
-def verify_bundle(
-    path: Path, keys_document: dict[str, Any] | None = None, trusted: Sequence[str] = ()
-) -> LogReport:
-    """Verify an exported bundle. Pass the key document fetched from the service's
-    /.well-known/custody-keys to avoid trusting the keys the bundle carries."""
-    try:
-        with zipfile.ZipFile(path) as bundle:
-            meta = json.loads(bundle.read("bundle.json"))
-            if meta.get("format") != BUNDLE_FORMAT:
-                raise VerificationError(f"not a {BUNDLE_FORMAT} bundle")
-            document = keys_document or json.loads(bundle.read("keys.json"))
-            checkpoints = [
-                StoredCheckpoint(int(c["tree_size"]), c["note"])
-                for c in _jsonl(bundle, "checkpoints.jsonl")
-            ]
-            proofs = {
-                (int(p["first"]), int(p["second"])): [base64.b64decode(h) for h in p["proof"]]
-                for p in _jsonl(bundle, "consistency.jsonl")
-            }
-            entries = (
-                StoredEntry(
-                    int(e["index"]), base64.b64decode(e["entry"]), base64.b64decode(e["leaf_hash"])
-                )
-                for e in _jsonl(bundle, "entries.jsonl")
-            )
-            return verify_log(
-                log_id=meta["log"],
-                origin=meta["origin"],
-                entries=entries,
-                checkpoints=checkpoints,
-                log_keys=keys_from_document(document),
-                expected_size=int(meta["tree_size"]),
-                consistency=lambda a, b: proofs[(a, b)],
-                trusted=trusted,
-            )
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError, NoteError) as exc:
-        if isinstance(exc, VerificationError):
-            raise
-        raise VerificationError(f"unreadable bundle: {exc!r}") from exc
-
-
-def _jsonl(bundle: zipfile.ZipFile, name: str) -> Iterator[dict[str, Any]]:
-    with bundle.open(name) as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
