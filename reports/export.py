@@ -265,9 +265,11 @@ class Span:
 class _Hashed:
     """A file of the bundle, written as a stream and hashed for SHA256SUMS."""
 
-    def __init__(self, bundle: zipfile.ZipFile, name: str, sums: dict[str, str]) -> None:
-        self.name, self.sums = name, sums
-        self.handle = bundle.open(name, "w", force_zip64=True)
+    def __init__(
+        self, bundle: zipfile.ZipFile, info: zipfile.ZipInfo, sums: dict[str, str]
+    ) -> None:
+        self.name, self.sums = info.filename, sums
+        self.handle = bundle.open(info, "w", force_zip64=True)
         self.digest = hashlib.sha256()
 
     def write(self, data: bytes) -> None:
@@ -307,8 +309,8 @@ class AuditExport:
                     self.appender.db.session() as log,
                     zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as bundle,
                 ):
-                    _Writer(bundle, log, anchor, keys).write(
-                        state, tenant_id, period, report_id, now
+                    _Writer(bundle, log, anchor, keys, now).write(
+                        state, tenant_id, period, report_id
                     )
             os.replace(partial, out)
         finally:
@@ -331,13 +333,23 @@ class AuditExport:
 
 class _Writer:
     def __init__(
-        self, bundle: zipfile.ZipFile, log: Session, anchor: Anchor, keys: list[dict[str, Any]]
+        self,
+        bundle: zipfile.ZipFile,
+        log: Session,
+        anchor: Anchor,
+        keys: list[dict[str, Any]],
+        now: datetime,
     ) -> None:
-        self.bundle, self.log, self.anchor, self.keys = bundle, log, anchor, keys
+        self.bundle, self.log, self.anchor, self.keys, self.now = bundle, log, anchor, keys, now
         self.sums: dict[str, str] = {}
 
+    def info(self, name: str) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=self.now.timetuple()[:6])
+        info.compress_type = zipfile.ZIP_DEFLATED
+        return info
+
     def file(self, name: str) -> _Hashed:
-        return _Hashed(self.bundle, name, self.sums)
+        return _Hashed(self.bundle, self.info(name), self.sums)
 
     def put(self, name: str, data: str | bytes) -> None:
         with self.file(name) as handle:
@@ -349,7 +361,6 @@ class _Writer:
         tenant_id: str,
         period: tuple[datetime, datetime],
         report_id: str,
-        now: datetime,
     ) -> None:
         anchor = self.anchor
         span = Span(
@@ -374,12 +385,13 @@ class _Writer:
             "entries": {"first": span.first, "end": span.end},
             "checkpoints": sizes,
             "projections": tables,
-            "exported_at": format_ts(now),
+            "exported_at": format_ts(self.now),
         }
         self.put("bundle.json", json.dumps(meta, indent=2))
         self.put("README.txt", _readme(meta))
         self.bundle.writestr(
-            MANIFEST, "".join(f"{digest}  {name}\n" for name, digest in sorted(self.sums.items()))
+            self.info(MANIFEST),
+            "".join(f"{digest}  {name}\n" for name, digest in sorted(self.sums.items())),
         )
 
     def _first_at(self, ts: str) -> int:
@@ -448,13 +460,12 @@ class _Writer:
                 if not rows:
                     raise LookupError(f"entry {after + 1} of log {self.anchor.log_id} is missing")
                 for row in rows:
-                    line = {
-                        "index": row.idx,
-                        "leaf_hash": b64(row.leaf_hash),
-                        "entry": b64(row.body),
-                        "proof": _b64s(paths.path(row.idx)),
-                    }
-                    handle.write(_line(line))
+                    # Base64 needs no JSON escaping: the line is written as it is.
+                    proof = ",".join(f'"{h}"' for h in paths.path(row.idx))
+                    handle.write(
+                        f'{{"index":{row.idx},"leaf_hash":"{b64(row.leaf_hash)}",'
+                        f'"entry":"{b64(row.body)}","proof":[{proof}]}}\n'.encode()
+                    )
                 after = rows[-1].idx
 
     def _anchor(self) -> None:
@@ -513,22 +524,30 @@ class _Writer:
 
 
 class _Paths:
-    """Inclusion paths of consecutive leaves in one tree, from stored nodes: the nodes inside
-    a block of leaves are read in one query per level, the few above it as needed."""
+    """Inclusion paths (base64) of consecutive leaves in one tree, from stored nodes: the
+    nodes inside a block of leaves are read in one query per level, the few above it as
+    needed; each subtree's hash is worked out once, since neighbours share most of a path."""
 
     def __init__(self, log: Session, log_id: str, size: int) -> None:
         self.log, self.log_id, self.size = log, log_id, size
         self.block = -1
         self.nodes: dict[merkle.NodeId, bytes] = {}
+        self.subtrees: dict[tuple[int, int], str] = {}
 
-    def path(self, index: int) -> list[bytes]:
+    def path(self, index: int) -> list[str]:
         if index >> BLOCK != self.block:
             self._load(index >> BLOCK)
-        return merkle.hashes_for_ranges(merkle.inclusion_ranges(index, self.size), self._read)
+        ranges = merkle.inclusion_ranges(index, self.size)
+        new = [r for r in ranges if r not in self.subtrees]
+        if new:
+            hashes = merkle.hashes_for_ranges(new, self._read)
+            self.subtrees.update(zip(new, map(b64, hashes), strict=True))
+        return [self.subtrees[r] for r in ranges]
 
     def _load(self, block: int) -> None:
         self.block = block
         self.nodes = {node: h for node, h in self.nodes.items() if node[0] >= BLOCK}
+        self.subtrees = {r: h for r, h in self.subtrees.items() if r[1] - r[0] >= 1 << BLOCK}
         for level in range(BLOCK):
             rows = self.log.execute(
                 select(LogNode.idx, LogNode.hash).where(
