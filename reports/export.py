@@ -576,14 +576,15 @@ def _line(record: dict[str, Any]) -> bytes:
 
 def _readme(meta: dict[str, Any]) -> str:
     template = resources.files("reports").joinpath("bundle_readme.txt").read_text("utf-8")
+    first, end = meta["entries"]["first"], meta["entries"]["end"]
     return string.Template(template).substitute(
+        format=FORMAT,
         origin=meta["origin"],
         log=meta["log"],
         tenant=meta["tenant"],
         size=meta["tree_size"],
         since=meta["period"]["from"],
         until=meta["period"]["to"],
-        first=meta["entries"]["first"],
-        last=meta["entries"]["end"] - 1,
-        format=FORMAT,
+        entries=f"log entries {first} to {end - 1}" if end > first else "none in the period",
+        example=max(first - 1, 0),
     )

@@ -169,6 +169,18 @@ def test_standard_tools_check_files_and_the_anchor_signature(api, auditor, scena
     meta = json.loads((folder / "bundle.json").read_text())
     assert f"tree of {meta['tree_size']} entries" in readme
     assert "sha256sum -c SHA256SUMS" in readme and "openssl pkeyutl -verify" in readme
+    # Its leaf-hash commands, run as written, give the entry's leaf hash twice.
+    step = readme[readme.index("3. An entry's leaf hash") : readme.index("4. Each entry")]
+    commands = [line.strip() for line in step.splitlines() if line.startswith("       ")]
+    assert len(commands) == 3
+    outputs = [
+        subprocess.run(
+            ["bash", "-c", command], check=True, cwd=folder, capture_output=True, text=True
+        ).stdout
+        for command in commands
+    ]
+    computed, stated = outputs[1].split()[0], "".join(outputs[2].split())
+    assert computed == stated and len(computed) == 64
 
 
 @pytest.fixture
@@ -379,3 +391,37 @@ def test_proofs_across_blocks_of_a_long_log(container, clock, tmp_path):  # type
         proof = [base64.b64decode(h) for h in line["proof"]]
         root = base64.b64decode(meta["root"])
         assert rfc9162.verify_inclusion(leaf, line["index"], meta["tree_size"], proof, root)
+
+
+def test_an_export_taken_while_the_log_grows_verifies(api, scenario, container, clock, tmp_path):  # type: ignore[no-untyped-def]
+    """Appends go on while the bundle is written: it holds one consistent state, and every
+    record it holds is covered by its anchor."""
+    import threading
+
+    import tests.support.entries  # noqa: F401  (registers the "test.event" entry type)
+
+    log_id = api.tenant.log_id
+    stop, appended = threading.Event(), []
+
+    def grow() -> None:
+        while not stop.is_set():
+            container.appender.run(
+                [log_id], lambda w: appended.append(w.append(log_id, "test.event", {"n": 1}))
+            )
+
+    writer = threading.Thread(target=grow)
+    writer.start()
+    try:
+        clock.advance(seconds=2)
+        out = tmp_path / "live.zip"
+        container.audit_export.write(api.tenant.tenant_id, out, since=None, until=None, by=None)
+    finally:
+        stop.set()
+        writer.join()
+    assert appended, "the log must have grown during the export"
+    report = verify_bundle(out, keys_of(api))
+    assert report.ok, report.error
+    meta = json.loads(read(out, "bundle.json"))
+    for name in ("consents", "items", "use_decisions", "reports"):
+        for row in jsonl(out, f"projections/{name}.jsonl"):
+            assert row["log_index"] < meta["tree_size"]
