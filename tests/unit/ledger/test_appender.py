@@ -135,7 +135,11 @@ def test_group_commit_batches_concurrent_callers(container):
 
     def slow(w):
         leading.set()
-        time.sleep(0.5)  # hold the commit so that everyone else queues behind it
+        # Hold the commit until everyone else has queued behind it (however slowly the
+        # machine starts their threads).
+        deadline = time.monotonic() + 30
+        while len(container.appender._queue) < 63 and time.monotonic() < deadline:
+            time.sleep(0.01)
         return w.append(log_id, "test.event", {"n": 0})
 
     first = threading.Thread(target=container.appender.run, args=([log_id], slow))
