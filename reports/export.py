@@ -63,8 +63,11 @@ class Projection:
     cites: str | None  # the column whose value the entry at `log_index` holds
 
 
-def projections(tenant_id: str) -> list[Projection]:
-    """What the bundle holds of the tenant's state, column by column."""
+def projections(tenant_id: str, period: tuple[datetime, datetime]) -> list[Projection]:
+    """What the bundle holds of the tenant's records, column by column: the state as it is
+    (policies, consents, items, lineage, erasure requests, erasures, redactions), and the
+    events of the period (consent events, use decisions, webhook deliveries, reports)."""
+    since, until = period
     return [
         Projection(
             "policies",
@@ -101,7 +104,9 @@ def projections(tenant_id: str) -> list[Projection]:
                 ConsentEvent.log_index,
             )
             .join(Consent, Consent.id == ConsentEvent.consent_id)
-            .where(Consent.tenant_id == tenant_id),
+            .where(
+                Consent.tenant_id == tenant_id, ConsentEvent.at >= since, ConsentEvent.at < until
+            ),
             "consent_id",
         ),
         Projection(
@@ -140,7 +145,9 @@ def projections(tenant_id: str) -> list[Projection]:
                 UseDecision.api_key_id,
                 UseDecision.at,
                 UseDecision.log_index,
-            ).where(UseDecision.tenant_id == tenant_id),
+            ).where(
+                UseDecision.tenant_id == tenant_id, UseDecision.at >= since, UseDecision.at < until
+            ),
             "item_id",
         ),
         Projection(
@@ -200,7 +207,11 @@ def projections(tenant_id: str) -> list[Projection]:
                 WebhookDelivery.last_status,
                 WebhookDelivery.created_at,
                 WebhookDelivery.delivered_at,
-            ).where(WebhookDelivery.tenant_id == tenant_id),
+            ).where(
+                WebhookDelivery.tenant_id == tenant_id,
+                WebhookDelivery.created_at >= since,
+                WebhookDelivery.created_at < until,
+            ),
             None,
         ),
         Projection(
@@ -234,7 +245,9 @@ def projections(tenant_id: str) -> list[Projection]:
                 Report.issued_by,
                 Report.issued_at,
                 Report.log_index,
-            ).where(Report.tenant_id == tenant_id),
+            ).where(
+                Report.tenant_id == tenant_id, Report.issued_at >= since, Report.issued_at < until
+            ),
             "id",
         ),
     ]
@@ -368,7 +381,7 @@ class _Writer:
             self._first_at(format_ts(period[1])),
             anchor.tree_size,
         )
-        tables = self._projections(state, tenant_id)
+        tables = self._projections(state, tenant_id, period)
         sizes = self._checkpoints(span)
         self._entries(span)
         self._anchor()
@@ -488,9 +501,11 @@ class _Writer:
             self.put(f"anchor/signature-{n}.sig", signature.signature)
             self.put(f"anchor/signature-{n}.pem", pem)
 
-    def _projections(self, state: Session, tenant_id: str) -> list[dict[str, Any]]:
+    def _projections(
+        self, state: Session, tenant_id: str, period: tuple[datetime, datetime]
+    ) -> list[dict[str, Any]]:
         described = []
-        for projection in projections(tenant_id):
+        for projection in projections(tenant_id, period):
             query = projection.query
             columns = list(query.selected_columns.keys())
             if "log_index" in columns:
