@@ -9,6 +9,7 @@ from apiflask import APIFlask
 from flask import Response, g, request
 
 from api import (
+    access,
     apikeys,
     checks,
     consents,
@@ -25,7 +26,9 @@ from api import (
 )
 from api.container import Container, build
 from api.deps import close_session
+from api.portal import i18n, pages
 from api.settings import Settings
+from api.throttle import Attempts
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> APIFlask:
@@ -46,7 +49,20 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         ),
         SECURITY_SCHEMES={"ApiKey": {"type": "http", "scheme": "bearer"}},
     )
-    app.extensions["custody"] = container or build(settings)
+    app.extensions["custody"] = built = container or build(settings)
+    app.extensions["custody_attempts"] = Attempts(
+        settings.rate_limit_storage, access.FAILED_ATTEMPTS
+    )
+    app.config.update(  # the portal's session cookie: signed, never read by scripts
+        SECRET_KEY=built.cookie_key,
+        SESSION_COOKIE_NAME="custody_portal",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=int(settings.worker_session_seconds),
+        WTF_CSRF_TIME_LIMIT=int(settings.worker_session_seconds),
+    )
+    i18n.install(app)
     errors.register(app)
     app.teardown_appcontext(close_session)
 
@@ -77,6 +93,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         webhooks.bp,
         redactions.bp,
         reports.bp,
+        access.bp,
+        pages.bp,
     ):
         app.register_blueprint(blueprint)
     logging.getLogger("custody").setLevel(settings.log_level)

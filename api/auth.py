@@ -6,17 +6,29 @@ from __future__ import annotations
 from apiflask import HTTPTokenAuth
 from flask import g
 
-from api.deps import session
+from api.deps import container, session
+from ledger.access import TOKEN_PREFIX
 from ledger.apikeys import Principal, authenticate
+from ledger.consents import find_worker
+from ledger.errors import NotFound
 
-auth = HTTPTokenAuth(scheme="Bearer", description="An API key: `Authorization: Bearer cust_...`")
+auth = HTTPTokenAuth(
+    scheme="Bearer",
+    description="An API key (`Bearer cust_...`), or a worker token (`Bearer cwk_...`) that "
+    "reaches only its own worker's records.",
+)
 
 ANY_ROLE = ["platform", "auditor", "admin"]
+WORKER_TOO = [*ANY_ROLE, "worker"]
 
 
 @auth.verify_token  # type: ignore[untyped-decorator]
 def _verify(token: str) -> Principal | None:
-    principal = authenticate(session(), token)
+    principal = (
+        container().access.authenticate(session(), token)
+        if token.startswith(TOKEN_PREFIX)
+        else authenticate(session(), token)
+    )
     if principal is not None:
         g.principal = principal
     return principal
@@ -30,3 +42,22 @@ def _roles(principal: Principal) -> list[str]:
 def principal() -> Principal:
     current: Principal = g.principal
     return current
+
+
+def worker_in_path(worker: str) -> str:
+    """The worker a path names (pseudonym, platform reference, or `me` for a worker token),
+    as its pseudonym. A worker token reaches only itself: any other worker is not found."""
+    who = principal()
+    if who.worker_id is not None and worker in ("me", who.worker_id):
+        return who.worker_id
+    found = find_worker(session(), who.tenant_id, worker).id
+    if who.worker_id is not None and found != who.worker_id:
+        raise NotFound("worker")
+    return found
+
+
+def visible(worker_id: str | None, kind: str) -> None:
+    """Not found, to a worker token, unless the record is its own worker's."""
+    who = principal()
+    if who.worker_id is not None and worker_id != who.worker_id:
+        raise NotFound(kind)

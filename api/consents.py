@@ -7,7 +7,7 @@ from typing import Any
 from apiflask import APIBlueprint
 
 from api import schemas
-from api.auth import auth, principal
+from api.auth import WORKER_TOO, auth, principal, visible
 from api.deps import container, session
 from ledger.clock import format_ts
 from ledger.consents import Actor, ConsentRequest
@@ -23,7 +23,7 @@ def _in_force(consent: Consent) -> list[str]:
     return [p for p in consent.terms["purposes"] if p not in consent.withdrawn_purposes]
 
 
-def _render(consent: Consent, events: list[ConsentEvent]) -> dict[str, Any]:
+def render(consent: Consent, events: list[ConsentEvent]) -> dict[str, Any]:
     return {
         "id": consent.id,
         "worker": consent.worker_id,
@@ -54,27 +54,30 @@ def _render(consent: Consent, events: list[ConsentEvent]) -> dict[str, Any]:
 def give(body: dict[str, Any]) -> dict[str, Any]:
     """Record a consent and return its signed receipt."""
     given = container().consents.give(principal().tenant_id, ConsentRequest(**body))
-    return _render(given.consent, [given.given])
+    return render(given.consent, [given.given])
 
 
 @bp.get("/<consent_id>")
-@bp.auth_required(auth, roles=["platform", "auditor", "admin"])
+@bp.auth_required(auth, roles=WORKER_TOO)
 @bp.output(schemas.ConsentOut)
 def show(consent_id: str) -> dict[str, Any]:
     """A consent, what of it is in force, and its history with every receipt."""
     consent, events = container().consents.get(session(), principal().tenant_id, consent_id)
-    return _render(consent, events)
+    visible(consent.worker_id, "consent")
+    return render(consent, events)
 
 
 @bp.post("/<consent_id>/withdraw")
-@bp.auth_required(auth, roles=WRITERS)
+@bp.auth_required(auth, roles=[*WRITERS, "worker"])
 @bp.input(schemas.WithdrawIn, arg_name="body")
 @bp.output(schemas.WithdrawalOut)
 def withdraw(consent_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Withdraw some purposes, or all when `purposes` is omitted. Effective at once."""
+    """Withdraw some purposes, or all when `purposes` is omitted. Effective at once. A
+    worker token withdraws its own worker's consents."""
     who = principal()
+    actor = Actor("worker", who.worker_id) if who.worker_id else Actor("platform", who.key_id)
     withdrawal = container().consents.withdraw(
-        who.tenant_id, consent_id, body.get("purposes"), Actor("platform", who.key_id)
+        who.tenant_id, consent_id, body.get("purposes"), actor
     )
     event, consent = withdrawal.event, withdrawal.consent
     return {

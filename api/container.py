@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from api.settings import Settings
+from ledger.access import WorkerAccess, derive_key
 from ledger.apikeys import ApiKeyService
 from ledger.appender import CHECKPOINT_INTERVAL, Appender
 from ledger.clock import Clock, DatabaseClock
@@ -52,6 +53,8 @@ class Container:
     worker_report: WorkerReport
     audit_report: AuditReport
     audit_export: AuditExport
+    access: WorkerAccess
+    cookie_key: bytes  # signs the portal's cookies
 
     def close(self) -> None:
         self.db.dispose()
@@ -131,4 +134,11 @@ def build(
         worker_report=WorkerReport(appender, reports),
         audit_report=AuditReport(appender, reports, keys),
         audit_export=AuditExport(appender, reports, keys),
+        access=WorkerAccess(
+            db,
+            clock,
+            derive_key(master, b"access-links"),
+            timedelta(seconds=settings.worker_session_seconds),
+        ),
+        cookie_key=derive_key(master, b"portal-cookies"),
     )

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import schemas
-from api.auth import ANY_ROLE, auth, principal
+from api.auth import ANY_ROLE, WORKER_TOO, auth, principal, visible, worker_in_path
 from api.deps import container, session
 from ledger.clock import format_ts
-from ledger.errors import Conflict
+from ledger.errors import Conflict, InvalidRequest
 from retention.models import Erasure, ErasureRequest
 from retention.requests import RequestIn
 from retention.status import retention_status
@@ -78,15 +78,19 @@ def render_request(db: Session, request: ErasureRequest) -> dict[str, Any]:
 
 
 @bp.post("/v1/erasure-requests")
-@bp.auth_required(auth, roles=WRITERS)
+@bp.auth_required(auth, roles=[*WRITERS, "worker"])
 @bp.input(schemas.ErasureRequestIn, arg_name="body")
 @bp.output(schemas.ErasureRequestOut, status_code=202)
 def create_request(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Ask for a worker's item, a consent's items, or everything to be erased. Checks deny
     the items at once; the sweep erases them before the deadline. The same request while one
-    is in progress answers with that one."""
+    is in progress answers with that one. A worker token asks for its own worker."""
+    who = principal()
+    if body["worker"] is None and who.worker_id is None:
+        raise InvalidRequest("name the worker: their pseudonym or your reference", "worker")
+    worker = worker_in_path(body["worker"] or "me")
     requested = container().erasure_requests.request(
-        principal().tenant_id, RequestIn(**body), principal().key_id
+        who.tenant_id, RequestIn(**{**body, "worker": worker}), who.key_id
     )
     location = url_for("erasures.show_request", request_id=requested.request.id)
     with container().db.session() as fresh:  # the request's own session predates the commit
@@ -94,7 +98,7 @@ def create_request(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str,
 
 
 @bp.get("/v1/erasure-requests")
-@bp.auth_required(auth, roles=ANY_ROLE)
+@bp.auth_required(auth, roles=WORKER_TOO)
 @bp.input(schemas.ErasureRequestsQuery, location="query", arg_name="query")
 @bp.output(schemas.ErasureRequestList)
 def list_requests(query: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +112,8 @@ def list_requests(query: dict[str, Any]) -> dict[str, Any]:
         )
     elif query["status"]:
         wanted = wanted.where(ErasureRequest.status == query["status"])
+    if principal().worker_id is not None:
+        wanted = wanted.where(ErasureRequest.worker_id == principal().worker_id)
     found = db.scalars(
         wanted.order_by(ErasureRequest.deadline, ErasureRequest.id).limit(query["limit"])
     )
@@ -115,25 +121,28 @@ def list_requests(query: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("/v1/erasure-requests/<request_id>")
-@bp.auth_required(auth, roles=ANY_ROLE)
+@bp.auth_required(auth, roles=WORKER_TOO)
 @bp.output(schemas.ErasureRequestOut)
 def show_request(request_id: str) -> dict[str, Any]:
     """The request, its status and deadline, and the erasures it caused."""
     db = session()
     request = container().erasure_requests.get(db, principal().tenant_id, request_id)
+    visible(request.worker_id, "erasure request")
     return render_request(db, request)
 
 
 @bp.get("/v1/erasures/<erasure_id>")
-@bp.auth_required(auth, roles=ANY_ROLE)
+@bp.auth_required(auth, roles=WORKER_TOO)
 @bp.output(schemas.ErasureOut)
 def show_erasure(erasure_id: str) -> dict[str, Any]:
     db = session()
-    return render_erasure(db, container().retention.get(db, principal().tenant_id, erasure_id))
+    erasure = container().retention.get(db, principal().tenant_id, erasure_id)
+    visible(erasure.worker_id, "erasure")
+    return render_erasure(db, erasure)
 
 
 @bp.get("/v1/erasures/<erasure_id>/certificate")
-@bp.auth_required(auth, roles=ANY_ROLE)
+@bp.auth_required(auth, roles=WORKER_TOO)
 @bp.doc(
     description="The deletion certificate: a compact JWS (application/jose) signed with the "
     "statement key, verifiable offline with `custody certificates verify`. 409 until a "
@@ -141,6 +150,7 @@ def show_erasure(erasure_id: str) -> dict[str, Any]:
 )
 def certificate(erasure_id: str) -> Response:
     erasure = container().retention.get(session(), principal().tenant_id, erasure_id)
+    visible(erasure.worker_id, "erasure")
     if erasure.certificate is None:
         raise Conflict(
             f"erasure {erasure_id} is {erasure.status}; its certificate is issued once a "

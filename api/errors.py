@@ -13,6 +13,8 @@ from flask import Response, g
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from api.throttle import TooManyAttempts
+from ledger.access import LinkRefused
 from ledger.errors import (
     Conflict,
     CustodyError,
@@ -98,6 +100,13 @@ DETAILS = {
 }
 
 
+LINK_PROBLEMS = {
+    "invalid": (403, "This access link is not valid. Ask the platform for a new one."),
+    "expired": (410, "This access link has expired. Ask the platform for a new one."),
+    "used": (410, "This access link was already used; each works once. Ask for a new one."),
+}
+
+
 def register(app: APIFlask) -> None:
     @app.error_processor
     def _http_error(error: HTTPError) -> Response:
@@ -115,6 +124,11 @@ def register(app: APIFlask) -> None:
 
     @app.errorhandler(CustodyError)
     def _domain_error(error: CustodyError) -> Response:
+        if isinstance(error, LinkRefused):
+            return problem(*LINK_PROBLEMS[error.reason])
+        if isinstance(error, TooManyAttempts):
+            detail = f"Too many failed attempts; try again in {error.retry_after} seconds."
+            return problem(429, detail, {"Retry-After": str(error.retry_after)})
         if isinstance(error, NotFound):
             return problem(404, f"No such {error.kind}.")
         if isinstance(error, InvalidRequest):

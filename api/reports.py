@@ -13,7 +13,7 @@ from apiflask import APIBlueprint
 from flask import Response
 
 from api import schemas
-from api.auth import ANY_ROLE, auth, principal
+from api.auth import WORKER_TOO, auth, principal, visible, worker_in_path
 from api.deps import container, session
 from ledger.clock import format_ts
 from ledger.errors import NotFound
@@ -78,15 +78,16 @@ def _for_period(writer: str, query: dict[str, Any], mimetype: str, filename: str
 
 
 @bp.get("/v1/workers/<worker>/report.pdf")
-@bp.auth_required(auth, roles=ANY_ROLE)
+@bp.auth_required(auth, roles=WORKER_TOO)
 @bp.doc(responses=PDF)
 def worker_report(worker: str) -> Response:
     """The worker's report, in plain words: agreements, recordings and items, uses, erasures,
     scheduled deletions, open requests, rights, and the signed checkpoint it rests on.
-    `worker` is the pseudonym or the platform's reference. Issuing it is a log entry."""
-    who = principal()
+    `worker` is the pseudonym, the platform's reference, or `me` with a worker token.
+    Issuing it is a log entry."""
+    who, found = principal(), worker_in_path(worker)
     return send_issued(
-        lambda out: container().worker_report.write(who.tenant_id, worker, out, who.key_id),
+        lambda out: container().worker_report.write(who.tenant_id, found, out, who.key_id),
         "application/pdf",
         "custody-worker-report.pdf",
     )
@@ -115,13 +116,14 @@ def audit_export(query: dict[str, Any]) -> Response:
 
 
 @bp.get("/v1/reports/<report_id>")
-@bp.auth_required(auth, roles=ANY_ROLE)
+@bp.auth_required(auth, roles=WORKER_TOO)
 @bp.output(schemas.ReportOut)
 def show(report_id: str) -> dict[str, Any]:
     """A report issued earlier: what it covered and the SHA-256 of the file."""
     report = container().reports.get(session(), principal().tenant_id, report_id)
     if report is None:
         raise NotFound("report")
+    visible(report.worker_id, "report")
     return {
         "id": report.id,
         "kind": report.kind,

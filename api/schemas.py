@@ -7,6 +7,7 @@ from apiflask.fields import AwareDateTime, Boolean, Dict, Integer, List, Nested,
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import RAISE
 
+from api.portal.i18n import LANGUAGES
 from ledger.decisions import MAX_BATCH
 from ledger.vocabulary import (
     ACTIVITY_TYPES,
@@ -377,9 +378,12 @@ class ContentQuery(Strict):
 
 class ErasureRequestIn(Strict):
     worker = String(
-        required=True,
+        load_default=None,
         validate=Length(1, 200),
-        metadata={"description": "the platform's reference for the worker, or the pseudonym"},
+        metadata={
+            "description": "the platform's reference for the worker, or the pseudonym; "
+            "required with an API key, implied by a worker token"
+        },
     )
     scope = String(
         load_default=None,
@@ -388,6 +392,44 @@ class ErasureRequestIn(Strict):
     )
     consent = String(load_default=None, validate=Length(1, 40))
     item = String(load_default=None, validate=Length(1, 40))
+
+
+class ConsentList(Schema):
+    worker = String(metadata={"description": "the worker's pseudonym"})
+    consents = List(Nested(ConsentOut))
+
+
+class AccessLinkIn(Strict):
+    expires_in = Integer(
+        load_default=900,
+        validate=Range(60, 86400),
+        metadata={"description": "seconds the link stays usable, 60 to 86400; 900 by default"},
+    )
+    language = String(
+        load_default=None,
+        validate=OneOf(list(LANGUAGES)),
+        metadata={"description": "the portal's language when the worker opens the link"},
+    )
+
+
+class AccessLinkOut(Schema):
+    id = String()
+    url = String(metadata={"description": "show or send this to the worker; it works once"})
+    expires_at = String()
+
+
+class WorkerSessionIn(Strict):
+    link = String(
+        required=True,
+        validate=Length(1, 200),
+        metadata={"description": "the `link` parameter of an access link's URL"},
+    )
+
+
+class WorkerSessionOut(Schema):
+    token = String(metadata={"description": "send as `Authorization: Bearer cwk_...`"})
+    worker = String(metadata={"description": "the worker's pseudonym"})
+    expires_at = String()
 
 
 class ErasedItemOut(Schema):

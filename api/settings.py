@@ -38,6 +38,10 @@ class Settings:
     confirm_copies_days: float = 7.0  # platforms confirm deleting their copies within
     sweep_seconds: float = 60.0
     redaction_lease_seconds: float = 300.0  # a runner that goes silent this long lost its job
+    public_url: str = ""  # where workers reach this service; else the request's own address
+    worker_session_seconds: float = 3600.0
+    secure_cookies: bool = True  # browsers keep Secure cookies over http on 127.0.0.1 too
+    rate_limit_storage: str = "memory://"  # per process; redis://... shares it across several
 
     def __post_init__(self) -> None:
         try:
@@ -50,6 +54,12 @@ class Settings:
             raise ConfigError(
                 "CUSTODY_SWEEP_SECONDS, CUSTODY_CONFIRM_COPIES_DAYS and "
                 "CUSTODY_REDACTION_LEASE_SECONDS must be > 0"
+            )
+        if self.worker_session_seconds < 60:
+            raise ConfigError("CUSTODY_WORKER_SESSION_SECONDS must be at least 60")
+        if self.public_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", self.public_url):
+            raise ConfigError(
+                "CUSTODY_PUBLIC_URL must be an http(s) URL, e.g. https://custody.example"
             )
         if self.master_key:
             try:
@@ -108,4 +118,8 @@ class Settings:
             confirm_copies_days=number("CONFIRM_COPIES_DAYS", 7.0),
             sweep_seconds=number("SWEEP_SECONDS", 60.0),
             redaction_lease_seconds=number("REDACTION_LEASE_SECONDS", 300.0),
+            public_url=(get("PUBLIC_URL") or "").rstrip("/"),
+            worker_session_seconds=number("WORKER_SESSION_SECONDS", 3600.0),
+            secure_cookies=(get("SECURE_COOKIES") or "true").lower() not in ("0", "false", "no"),
+            rate_limit_storage=get("RATE_LIMIT_STORAGE") or "memory://",
         )

@@ -191,7 +191,8 @@ def raw_worker_limits(settings: Settings, tenant: str, worker: str) -> dict[str,
     """Reading the appendices' rows, and drawing their cells with bare ReportLab."""
     from reportlab.pdfgen.canvas import Canvas
 
-    from reports.worker import _Story, find_worker
+    from ledger.consents import find_worker
+    from reports.worker import _Story
 
     container = build(settings)
     try:

@@ -27,9 +27,13 @@ _TOKEN = re.compile(r"^cust_([a-z2-7]{16})_([a-z2-7]{32})$")
 
 @dataclass(frozen=True)
 class Principal:
+    """Who calls: an API key of a tenant, or a worker session (role `worker`, `key_id` the
+    session's id) that reaches only `worker_id`."""
+
     tenant_id: str
     role: str
     key_id: str
+    worker_id: str | None = None
 
 
 @dataclass(frozen=True)

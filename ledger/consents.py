@@ -427,6 +427,35 @@ class ConsentService:
         ).all()
         return consent, list(events)
 
+    @staticmethod
+    def of_worker(session: Session, worker_id: str) -> list[tuple[Consent, list[ConsentEvent]]]:
+        """Every consent of the worker, oldest first, each with its history."""
+        given = session.scalars(
+            select(Consent)
+            .where(Consent.worker_id == worker_id)
+            .order_by(Consent.given_at, Consent.id)
+        ).all()
+        events: dict[str, list[ConsentEvent]] = {c.id: [] for c in given}
+        for event in session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.consent_id.in_(events))
+            .order_by(ConsentEvent.log_index, ConsentEvent.id)
+        ):
+            events[event.consent_id].append(event)
+        return [(c, events[c.id]) for c in given]
+
+
+def find_worker(session: Session, tenant_id: str, worker: str) -> Worker:
+    """The worker by pseudonym or the platform's reference, within the tenant only."""
+    found = session.scalar(
+        select(Worker).where(
+            Worker.tenant_id == tenant_id, (Worker.id == worker) | (Worker.ref == worker)
+        )
+    )
+    if found is None:
+        raise NotFound("worker")
+    return found
+
 
 def _worker(writer: LogWriter, tenant_id: str, ref: str) -> Worker:
     worker = writer.session.scalar(

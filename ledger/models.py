@@ -288,3 +288,35 @@ class WorkerKey(Base):
     wrapped: Mapped[bytes | None] = mapped_column(LargeBinary(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AccessLink(Base):
+    """A single-use link a platform handed to a worker. The link carries its id and an HMAC
+    of it; nothing secret is stored. Off the log: it grants access, it records no processing."""
+
+    __tablename__ = "access_links"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    worker_id: Mapped[str] = mapped_column(ForeignKey("workers.id"), index=True)
+    language: Mapped[str | None] = mapped_column(String(10))
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WorkerSession(Base):
+    """A worker signed in through a link: the portal's session and the API's worker token
+    are one thing, stored as the token's SHA-256."""
+
+    __tablename__ = "worker_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    worker_id: Mapped[str] = mapped_column(ForeignKey("workers.id"), index=True)
+    link_id: Mapped[str] = mapped_column(ForeignKey("access_links.id"))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -4,52 +4,59 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+
+def N_(text: str) -> str:  # noqa: N802  (gettext's name for "translate later")
+    """Marks a phrase for the message catalogs: the portal shows it translated, the PDF
+    report in English."""
+    return text
+
+
 PURPOSES = {
-    "motion_imitation": "teaching robots to copy your movements",
-    "manipulation_planning": "teaching robots to handle objects",
-    "action_recognition": "teaching computers to recognise actions",
-    "benchmarking": "testing how well robot software works",
-    "model_validation": "checking robot software before it is used",
-    "third_party_training": "training other companies' robot software",
-    "commercial_reuse": "selling or licensing the recordings to others",
+    "motion_imitation": N_("teaching robots to copy your movements"),
+    "manipulation_planning": N_("teaching robots to handle objects"),
+    "action_recognition": N_("teaching computers to recognise actions"),
+    "benchmarking": N_("testing how well robot software works"),
+    "model_validation": N_("checking robot software before it is used"),
+    "third_party_training": N_("training other companies' robot software"),
+    "commercial_reuse": N_("selling or licensing the recordings to others"),
 }
 CATEGORIES = {
-    "body_motion": "how your body moves",
-    "face": "your face",
-    "voice": "your voice",
-    "home_interior": "the inside of your home",
-    "bystanders": "other people who appear",
-    "health_revealing": "things that may show your health",
-    "biometric_identifiers": "features that can identify you (such as gait)",
+    "body_motion": N_("how your body moves"),
+    "face": N_("your face"),
+    "voice": N_("your voice"),
+    "home_interior": N_("the inside of your home"),
+    "bystanders": N_("other people who appear"),
+    "health_revealing": N_("things that may show your health"),
+    "biometric_identifiers": N_("features that can identify you (such as gait)"),
 }
 KINDS = {
-    "clip": "recording",
-    "label": "label",
-    "annotation": "annotation",
-    "redacted_copy": "copy with faces hidden",
-    "feature_file": "extracted features",
-    "dataset_membership": "part of a data set",
+    "clip": N_("recording"),
+    "label": N_("label"),
+    "annotation": N_("annotation"),
+    "redacted_copy": N_("copy with faces hidden"),
+    "feature_file": N_("extracted features"),
+    "dataset_membership": N_("part of a data set"),
 }
 COLLECTION = {
-    "in_app": "in the platform's app",
-    "web_form": "on a web form",
-    "paper_form": "on a paper form",
-    "recorded_verbal": "spoken and recorded",
+    "in_app": N_("in the platform's app"),
+    "web_form": N_("on a web form"),
+    "paper_form": N_("on a paper form"),
+    "recorded_verbal": N_("spoken and recorded"),
 }
 ERASURE_REASONS = {
-    "retention_ended": "the agreed keeping time ended",
-    "consent_withdrawn": "you withdrew your consent",
-    "erasure_requested": "you asked for it to be erased",
+    "retention_ended": N_("the agreed keeping time ended"),
+    "consent_withdrawn": N_("you withdrew your consent"),
+    "erasure_requested": N_("you asked for it to be erased"),
 }
 CONSENT_STATUS = {
-    "active": "in force",
-    "withdrawn": "withdrawn",
-    "superseded": "replaced by a newer agreement",
+    "active": N_("in force"),
+    "withdrawn": N_("withdrawn"),
+    "superseded": N_("replaced by a newer agreement"),
 }
 REQUEST_SCOPES = {
-    "all": "everything",
-    "consent": "everything under one agreement",
-    "item": "one recording",
+    "all": N_("everything"),
+    "consent": N_("everything under one agreement"),
+    "item": N_("one recording"),
 }
 # Where a worker can complain, by the consent's jurisdiction (ISO 3166 country code).
 AUTHORITIES = {

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.appender import Appender
-from ledger.errors import NotFound
+from ledger.consents import find_worker
 from ledger.models import Consent, ConsentEvent, Item, ItemRoot, Tenant, UseDecision, Worker
 from reports import words
 from reports.issued import Anchor, Issued, Reports, new_report_id, snapshot
@@ -33,20 +33,8 @@ WIDTH = PHONE[0] - 2 * MARGIN
 STREAM = 2000  # rows fetched at a time for the appendices
 
 
-def find_worker(session: Session, tenant_id: str, worker: str) -> Worker:
-    """The worker by pseudonym or the platform's reference, within the tenant only."""
-    found = session.scalar(
-        select(Worker).where(
-            Worker.tenant_id == tenant_id, (Worker.id == worker) | (Worker.ref == worker)
-        )
-    )
-    if found is None:
-        raise NotFound("worker")
-    return found
-
-
 @dataclass(frozen=True)
-class _Counts:
+class Counts:
     clips: int
     derived: int
     active: int
@@ -70,7 +58,7 @@ def _allowed_uses(tenant_id: str, items: Any) -> Any:
     )
 
 
-def _counts(session: Session, tenant_id: str, worker_id: str) -> _Counts:
+def counts(session: Session, tenant_id: str, worker_id: str) -> Counts:
     items = _items(worker_id)
     rows = session.execute(
         select(Item.kind, Item.status, func.count())
@@ -83,7 +71,7 @@ def _counts(session: Session, tenant_id: str, worker_id: str) -> _Counts:
             Item.id.in_(items), Item.status == "active", Item.delete_after.is_not(None)
         )
     )
-    return _Counts(
+    return Counts(
         clips=sum(n for kind, _, n in rows if kind == "clip"),
         derived=sum(n for kind, _, n in rows if kind != "clip"),
         active=sum(n for _, status, n in rows if status == "active"),
@@ -152,7 +140,7 @@ class _Story:
         s = self.s
         tenant = self.session.get(Tenant, self.tenant_id)
         assert tenant is not None
-        counts = _counts(self.session, self.tenant_id, self.worker.id)
+        tally = counts(self.session, self.tenant_id, self.worker.id)
         consents = list(
             self.session.scalars(
                 select(Consent)
@@ -172,12 +160,12 @@ class _Story:
             grid(
                 [
                     ["", "number"],
-                    ["Recordings of you", f"{counts.clips:,}"],
-                    ["Things made from them (labels, copies...)", f"{counts.derived:,}"],
-                    ["Still kept", f"{counts.active:,}"],
-                    ["Erased", f"{counts.erased:,}"],
-                    ["Times they were used", f"{counts.uses:,}"],
-                    ["Scheduled to be deleted", f"{counts.scheduled:,}"],
+                    ["Recordings of you", f"{tally.clips:,}"],
+                    ["Things made from them (labels, copies...)", f"{tally.derived:,}"],
+                    ["Still kept", f"{tally.active:,}"],
+                    ["Erased", f"{tally.erased:,}"],
+                    ["Times they were used", f"{tally.uses:,}"],
+                    ["Scheduled to be deleted", f"{tally.scheduled:,}"],
                 ],
                 [WIDTH * 0.72, WIDTH * 0.28],
                 s,

@@ -13,17 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import isodate
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.appender import Appender, LogWriter
 from ledger.clock import format_ts
+from ledger.consents import find_worker
 from ledger.entries import ID, TS, EntryType, obj, register
 from ledger.errors import InvalidRequest, NotFound
 from ledger.ids import new_id
 from ledger.items import descendants
 from ledger.logs import tenant_log_id
-from ledger.models import Consent, Item, ItemRoot, Worker
+from ledger.models import Consent, Item, ItemRoot
 from retention.erasure import ERASURE_REQUESTED, Claim, item_statuses, owner_of, plan
 from retention.models import Erasure, ErasureRequest
 
@@ -124,14 +125,7 @@ class ErasureRequests:
 
         def work(writer: LogWriter) -> Requested:
             session, now = writer.session, writer.now()
-            worker = session.scalar(
-                select(Worker).where(
-                    Worker.tenant_id == tenant_id,
-                    or_(Worker.id == asked.worker, Worker.ref == asked.worker),
-                )
-            )
-            if worker is None:
-                raise NotFound("worker")
+            worker = find_worker(session, tenant_id, asked.worker)
             same = session.scalar(
                 select(ErasureRequest).where(
                     ErasureRequest.worker_id == worker.id,

@@ -1,0 +1,1 @@
+"""The worker's portal: server-rendered pages, reached through an access link."""

@@ -1,0 +1,89 @@
+"""The vocabulary in the worker's language: the plain phrases of reports/words.py through the
+message catalogs, and durations, dates and recipients put together per language."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import format_date, format_datetime, gettext, ngettext
+
+from reports import words
+
+TABLES = {
+    "purpose": words.PURPOSES,
+    "category": words.CATEGORIES,
+    "kind": words.KINDS,
+    "collection": words.COLLECTION,
+    "reason": words.ERASURE_REASONS,
+    "consent_status": words.CONSENT_STATUS,
+    "scope": words.REQUEST_SCOPES,
+}
+
+
+def term(table: str, value: str) -> str:
+    """One vocabulary term in plain words, translated."""
+    phrase = TABLES[table].get(value)
+    return gettext(phrase) if phrase else value.replace("_", " ")
+
+
+def recipients(kind: str, parties: list[str]) -> str:
+    if kind == "platform_only":
+        return gettext("only the platform itself")
+    if kind == "named_third_parties":
+        return gettext("the platform and these companies: %(parties)s", parties=", ".join(parties))
+    return gettext("the platform and any company it chooses")
+
+
+def recipient(name: str) -> str:
+    return gettext("the platform") if name == "platform" else name
+
+
+def duration(value: str) -> str:
+    """An ISO 8601 duration as people say it: P30D -> 30 days."""
+    units = {
+        "Y": lambda n: ngettext("%(num)s year", "%(num)s years", n),
+        "M": lambda n: ngettext("%(num)s month", "%(num)s months", n),
+        "W": lambda n: ngettext("%(num)s week", "%(num)s weeks", n),
+        "D": lambda n: ngettext("%(num)s day", "%(num)s days", n),
+    }
+    time_units = {
+        "H": lambda n: ngettext("%(num)s hour", "%(num)s hours", n),
+        "M": lambda n: ngettext("%(num)s minute", "%(num)s minutes", n),
+        "S": lambda n: ngettext("%(num)s second", "%(num)s seconds", n),
+    }
+    out, number, in_time = [], "", False
+    for char in value.removeprefix("P"):
+        if char == "T":
+            in_time = True
+        elif char.isdigit():
+            number += char
+        elif number:
+            say = (time_units if in_time else units).get(char)
+            out.append(say(int(number)) if say else f"{number}{char}")
+            number = ""
+    return ", ".join(out) or value
+
+
+def retention(value: str) -> str:
+    if value == "until_project_end":
+        return gettext("until the project ends")
+    if value.startswith("until:"):
+        return gettext("until %(date)s", date=value.removeprefix("until:"))
+    return gettext("for %(duration)s after recording", duration=duration(value))
+
+
+def day(moment: datetime | None) -> str:
+    return format_date(moment, "medium") if moment is not None else "—"
+
+
+def when(moment: datetime | None) -> str:
+    return format_datetime(moment, "medium") if moment is not None else "—"
+
+
+FILTERS = {
+    "day": day,
+    "when": when,
+    "recipients": recipients,
+    "recipient": recipient,
+    "retention": retention,
+}
