@@ -156,7 +156,7 @@ class WorkerAccess:
                 .values(used_at=now)
             )
             link = session.get(AccessLink, link_id)
-            if taken.rowcount != 1:
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
                 self._refuse(link, now)
                 raise LinkRefused("used")  # taken by a concurrent redemption
             assert link is not None

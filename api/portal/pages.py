@@ -36,7 +36,7 @@ from api.throttle import TooManyAttempts
 from ledger.access import LinkRefused
 from ledger.apikeys import Principal
 from ledger.consents import Actor
-from ledger.errors import Conflict, CustodyError, NotFound
+from ledger.errors import Conflict, CustodyError, NotFound, TryLater
 from ledger.models import Consent, ConsentEvent, Tenant
 from reports.worker import counts
 from retention.requests import RequestIn, consent_family
@@ -110,6 +110,13 @@ def _not_found(_error: NotFound) -> Response:
 @bp.errorhandler(TooManyAttempts)
 def _throttled(error: TooManyAttempts) -> Response:
     response = page("problem.html", 429, problem="too_many", wait=error.retry_after)
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+@bp.errorhandler(TryLater)
+def _busy(error: TryLater) -> Response:
+    response = page("problem.html", 503, problem="busy", wait=error.retry_after)
     response.headers["Retry-After"] = str(error.retry_after)
     return response
 

@@ -85,13 +85,13 @@ def recording(session: Session, worker_id: str, item_id: str) -> Item | None:
 def in_scope(session: Session, clip_ids: list[str]) -> tuple[int, int]:
     """How many recordings and things made from them an erasure of these clips reaches."""
     reached = session.execute(
-        select(Item.kind == "clip", func.count(func.distinct(Item.id)))
+        select(Item.kind, func.count(func.distinct(Item.id)))
         .join(ItemRoot, ItemRoot.item_id == Item.id)
         .where(ItemRoot.clip_id.in_(clip_ids), Item.status == "active")
-        .group_by(Item.kind == "clip")
+        .group_by(Item.kind)
     ).all()
-    by_kind = {bool(is_clip): n for is_clip, n in reached}
-    return by_kind.get(True, 0), by_kind.get(False, 0)
+    clips = sum(n for kind, n in reached if kind == "clip")
+    return clips, sum(n for _, n in reached) - clips
 
 
 def clips_of(session: Session, worker_id: str, consent_ids: set[str] | None) -> list[str]:

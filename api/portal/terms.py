@@ -23,19 +23,21 @@ TABLES = {
 def term(table: str, value: str) -> str:
     """One vocabulary term in plain words, translated."""
     phrase = TABLES[table].get(value)
-    return gettext(phrase) if phrase else value.replace("_", " ")
+    return str(gettext(phrase)) if phrase else value.replace("_", " ")
 
 
 def recipients(kind: str, parties: list[str]) -> str:
     if kind == "platform_only":
-        return gettext("only the platform itself")
-    if kind == "named_third_parties":
-        return gettext("the platform and these companies: %(parties)s", parties=", ".join(parties))
-    return gettext("the platform and any company it chooses")
+        said = gettext("only the platform itself")
+    elif kind == "named_third_parties":
+        said = gettext("the platform and these companies: %(parties)s", parties=", ".join(parties))
+    else:
+        said = gettext("the platform and any company it chooses")
+    return str(said)
 
 
 def recipient(name: str) -> str:
-    return gettext("the platform") if name == "platform" else name
+    return str(gettext("the platform")) if name == "platform" else name
 
 
 def duration(value: str) -> str:
@@ -66,10 +68,12 @@ def duration(value: str) -> str:
 
 def retention(value: str) -> str:
     if value == "until_project_end":
-        return gettext("until the project ends")
-    if value.startswith("until:"):
-        return gettext("until %(date)s", date=value.removeprefix("until:"))
-    return gettext("for %(duration)s after recording", duration=duration(value))
+        said = gettext("until the project ends")
+    elif value.startswith("until:"):
+        said = gettext("until %(date)s", date=value.removeprefix("until:"))
+    else:
+        said = gettext("for %(duration)s after recording", duration=duration(value))
+    return str(said)
 
 
 def day(moment: datetime | None) -> str:
@@ -77,7 +81,7 @@ def day(moment: datetime | None) -> str:
 
 
 def when(moment: datetime | None) -> str:
-    return format_datetime(moment, "medium") if moment is not None else "—"
+    return f"{format_datetime(moment, 'medium')} UTC" if moment is not None else "—"
 
 
 FILTERS = {
