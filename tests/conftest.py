@@ -13,6 +13,7 @@ from api.container import Container, build
 from api.settings import Settings
 from ledger.clock import FakeClock
 from tests.support import entries as _entries  # noqa: F401  (registers test.event)
+from tests.support.browser import HAVE_CHROMIUM, MISSING
 from tests.support.databases import PostgresTemplate, SqliteTemplate, postgres_url
 from tests.support.platform import Api
 from tests.support.s3 import moto_server
@@ -22,8 +23,14 @@ _PG_URL = postgres_url()
 BACKENDS = ["sqlite"] + (["postgresql"] if _PG_URL else [])
 
 
-def pytest_report_header() -> str:
-    return f"custody test databases: {', '.join(BACKENDS)}"
+def pytest_report_header() -> list[str]:
+    browser = "Chromium, headless" if HAVE_CHROMIUM else f"NONE: {MISSING}"
+    return [f"custody test databases: {', '.join(BACKENDS)}", f"custody browser tests: {browser}"]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not HAVE_CHROMIUM:
+        terminalreporter.write_line(f"NOTE: {MISSING}.", yellow=True, bold=True)
 
 
 @pytest.fixture(scope="session")

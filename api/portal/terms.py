@@ -84,7 +84,16 @@ def when(moment: datetime | None) -> str:
     return f"{format_datetime(moment, 'medium')} UTC" if moment is not None else "—"
 
 
+def captured(stamp: str | None) -> str:
+    """A capture time as the platform sent it (RFC 3339), shown as `when` shows times."""
+    try:
+        return when(datetime.fromisoformat(stamp)) if stamp else ""
+    except ValueError:
+        return stamp or ""
+
+
 FILTERS = {
+    "captured": captured,
     "day": day,
     "when": when,
     "recipients": recipients,

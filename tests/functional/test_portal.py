@@ -160,7 +160,7 @@ def test_erasure_is_reviewed_requested_swept_and_certified(
 ):
     review = submit(client, "/portal/erasure", "/portal/erasure", scope="all")
     text = review.get_data(as_text=True)
-    assert "This reaches 1 recordings and 1 things made from them." in text
+    assert "This reaches 1 recording and 1 thing made from them." in text
     assert api.get("/v1/erasure-requests").json["requests"] == []
     done = client.post(
         "/portal/erasure", data={"csrf_token": csrf(review), "step": "confirm", "scope": "all"}

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from api.app import create_app
-from tests.support.http import PROBLEM, MINIMAL, auth, log_entries, verify_with_jwcrypto
+from tests.support.http import MINIMAL, PROBLEM, auth, log_entries, verify_with_jwcrypto
 from tests.support.platform import Api
 from tests.support.worker import link, worker_headers
 
