@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from apiflask import APIBlueprint
 from flask import (
-    Blueprint,
     Response,
     flash,
     g,
@@ -41,12 +41,13 @@ from ledger.models import Consent, ConsentEvent, Tenant
 from reports.worker import counts
 from retention.requests import RequestIn, consent_family
 
-bp = Blueprint(
+bp = APIBlueprint(  # an APIBlueprint only to be left out of the OpenAPI document
     "portal",
     __name__,
     url_prefix="/portal",
     template_folder="templates",
     static_folder="static",
+    enable_openapi=False,
 )
 csrf = CSRFProtect()
 PUBLIC = {

@@ -225,3 +225,11 @@ def test_the_session_lifetime_is_the_configured_one(api, client, clock, containe
     assert container.access.session_ttl == timedelta(hours=1)
     opened = client.post("/v1/worker-sessions", json={"link": link(api)}).json
     assert opened["expires_at"] == "2026-01-01T01:00:00.000000Z"
+
+
+def test_the_worker_endpoints_are_in_the_openapi_document_and_the_portal_is_not(client):
+    spec = client.get("/openapi.json")
+    assert spec.status_code == 200
+    paths = spec.json["paths"]
+    assert "/v1/worker-sessions" in paths and "/v1/workers/{worker}/access-links" in paths
+    assert not [p for p in paths if p.startswith("/portal")]
