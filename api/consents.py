@@ -17,7 +17,8 @@ bp = APIBlueprint("consents", __name__, url_prefix="/v1/consents", tag="Consents
 WRITERS = ["platform", "admin"]
 
 
-def _in_force(consent: Consent) -> list[str]:
+def in_force(consent: Consent) -> list[str]:
+    """The purposes of an active consent not withdrawn."""
     if consent.status != "active":
         return []
     return [p for p in consent.terms["purposes"] if p not in consent.withdrawn_purposes]
@@ -28,7 +29,7 @@ def render(consent: Consent, events: list[ConsentEvent]) -> dict[str, Any]:
         "id": consent.id,
         "worker": consent.worker_id,
         "status": consent.status,
-        "purposes_in_force": _in_force(consent),
+        "purposes_in_force": in_force(consent),
         "withdrawn_purposes": consent.withdrawn_purposes,
         "given_at": format_ts(consent.given_at),
         "log_index": consent.log_index,
@@ -85,7 +86,7 @@ def withdraw(consent_id: str, body: dict[str, Any]) -> dict[str, Any]:
         "consent": consent_id,
         "purposes": event.purposes,
         "status": consent.status,
-        "purposes_in_force": _in_force(consent),
+        "purposes_in_force": in_force(consent),
         "log_index": event.log_index,
         "receipt": event.receipt,
     }

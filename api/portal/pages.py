@@ -27,8 +27,10 @@ from flask_babel import get_locale, gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from api.access import peek, redeem
+from api.consents import in_force
 from api.deps import container
 from api.deps import session as db
+from api.errors import LINK_PROBLEMS
 from api.portal import records, terms
 from api.portal.i18n import LANGUAGES
 from api.reports import send_issued
@@ -36,7 +38,7 @@ from api.throttle import TooManyAttempts
 from ledger.access import LinkRefused
 from ledger.apikeys import Principal
 from ledger.consents import Actor
-from ledger.errors import Conflict, CustodyError, NotFound, TryLater
+from ledger.errors import Conflict, NotFound, TryLater
 from ledger.models import Consent, ConsentEvent, Tenant
 from reports.worker import counts
 from retention.requests import RequestIn, consent_family
@@ -84,6 +86,11 @@ def worker() -> Principal:
     return signed_in
 
 
+def me() -> str:
+    """The signed-in worker's pseudonym."""
+    return worker().worker_id or ""
+
+
 @bp.before_request
 def _guard() -> Response | None:
     if request.method == "POST":
@@ -109,22 +116,17 @@ def _not_found(_error: NotFound) -> Response:
 
 
 @bp.errorhandler(TooManyAttempts)
-def _throttled(error: TooManyAttempts) -> Response:
-    response = page("problem.html", 429, problem="too_many", wait=error.retry_after)
-    response.headers["Retry-After"] = str(error.retry_after)
-    return response
-
-
 @bp.errorhandler(TryLater)
-def _busy(error: TryLater) -> Response:
-    response = page("problem.html", 503, problem="busy", wait=error.retry_after)
+def _wait(error: TooManyAttempts | TryLater) -> Response:
+    status, problem = (429, "too_many") if isinstance(error, TooManyAttempts) else (503, "busy")
+    response = page("problem.html", status, problem=problem, wait=error.retry_after)
     response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 
 @bp.errorhandler(LinkRefused)
 def _refused(error: LinkRefused) -> Response:
-    return page("problem.html", 403 if error.reason == "invalid" else 410, problem=error.reason)
+    return page("problem.html", LINK_PROBLEMS[error.reason][0], problem=error.reason)
 
 
 @bp.get("/enter")
@@ -173,19 +175,12 @@ def signed_out() -> Response:
 
 @bp.get("/")
 def home() -> Response:
-    me = worker()
-    tenant = db().get(Tenant, me.tenant_id)
-    return page("home.html", counts=counts(db(), me.tenant_id, me.worker_id or ""), tenant=tenant)
+    tenant = db().get(Tenant, worker().tenant_id)
+    return page("home.html", counts=counts(db(), worker().tenant_id, me()), tenant=tenant)
 
 
 def _consents() -> list[tuple[Consent, list[ConsentEvent]]]:
-    return container().consents.of_worker(db(), worker().worker_id or "")
-
-
-def in_force(consent: Consent) -> list[str]:
-    if consent.status != "active":
-        return []
-    return [p for p in consent.terms["purposes"] if p not in consent.withdrawn_purposes]
+    return container().consents.of_worker(db(), me())
 
 
 @bp.get("/consents")
@@ -195,7 +190,7 @@ def consents() -> Response:
 
 def _own_consent(consent_id: str) -> Consent:
     consent = db().get(Consent, consent_id)
-    if consent is None or consent.worker_id != worker().worker_id:
+    if consent is None or consent.worker_id != me():
         raise NotFound("consent")
     return consent
 
@@ -251,7 +246,7 @@ def withdraw(consent_id: str) -> Response:
             worker().tenant_id,
             consent.id,
             sorted(chosen) if not everything else None,
-            Actor("worker", worker().worker_id or ""),
+            Actor("worker", me()),
         )
     except Conflict:  # withdrawn meanwhile, in another tab or by the platform
         flash(gettext("This was already withdrawn."))
@@ -269,7 +264,7 @@ def withdraw(consent_id: str) -> Response:
 def recordings() -> Response:
     number = request.args.get("page", "1")
     index = int(number) - 1 if number.isdigit() and 0 < int(number) < 100_000 else 0
-    shown, more = records.recordings(db(), worker().worker_id or "", index)
+    shown, more = records.recordings(db(), me(), index)
     return page("recordings.html", recordings=shown, page=index + 1, more=more)
 
 
@@ -283,15 +278,15 @@ class _Scope:
 
 def _scope() -> _Scope:
     """What the erasure form asks for, checked to be the worker's own."""
-    me, scope = worker().worker_id or "", request.form.get("scope", "")
+    mine, scope = me(), request.form.get("scope", "")
     if scope == "all":
-        return _Scope("all", None, None, records.clips_of(db(), me, None))
+        return _Scope("all", None, None, records.clips_of(db(), mine, None))
     if scope == "consent":
         consent = _own_consent(request.form.get("consent", ""))
-        family = consent_family(db(), me, consent.id)
-        return _Scope("consent", consent.id, None, records.clips_of(db(), me, family))
+        family = consent_family(db(), mine, consent.id)
+        return _Scope("consent", consent.id, None, records.clips_of(db(), mine, family))
     if scope == "item":
-        clip = records.recording(db(), me, request.form.get("item", ""))
+        clip = records.recording(db(), mine, request.form.get("item", ""))
         if clip is None:
             raise NotFound("recording")
         return _Scope("item", None, clip.id, [clip.id])
@@ -300,12 +295,11 @@ def _scope() -> _Scope:
 
 @bp.get("/erasure")
 def erasure() -> Response:
-    me = worker().worker_id or ""
     return page(
         "erasure.html",
         consents=_consents(),
-        requests=records.requests(db(), me),
-        others=records.other_erasures(db(), me),
+        requests=records.requests(db(), me()),
+        others=records.other_erasures(db(), me()),
         now=container().clock.now(),
     )
 
@@ -321,7 +315,7 @@ def erasure_request() -> Response:
         )
     container().erasure_requests.request(
         worker().tenant_id,
-        RequestIn(worker().worker_id or "", asked.scope, asked.consent, asked.item),
+        RequestIn(me(), asked.scope, asked.consent, asked.item),
         worker().key_id,
     )
     flash(gettext("Your request was received. You can follow it below."))
@@ -330,11 +324,8 @@ def erasure_request() -> Response:
 
 @bp.get("/erasures/<erasure_id>/certificate.jws")
 def certificate(erasure_id: str) -> Response:
-    try:
-        done = container().retention.get(db(), worker().tenant_id, erasure_id)
-    except CustodyError:
-        raise NotFound("erasure") from None
-    if done.worker_id != worker().worker_id or done.certificate is None:
+    done = container().retention.get(db(), worker().tenant_id, erasure_id)
+    if done.worker_id != me() or done.certificate is None:
         raise NotFound("certificate")
     return _download(
         done.certificate.encode(), "application/jose", f"custody-deletion-{erasure_id}.jws"
@@ -343,11 +334,9 @@ def certificate(erasure_id: str) -> Response:
 
 @bp.get("/report.pdf")
 def report() -> Response:
-    me = worker()
+    who = worker()
     response = send_issued(
-        lambda out: container().worker_report.write(
-            me.tenant_id, me.worker_id or "", out, me.key_id
-        ),
+        lambda out: container().worker_report.write(who.tenant_id, me(), out, who.key_id),
         "application/pdf",
         "custody-my-report.pdf",
     )

@@ -4,14 +4,16 @@ a token that reaches that worker of that tenant only, and nothing else."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from api.app import create_app
+from api.settings import ConfigError, Settings
 from tests.support.http import MINIMAL, PROBLEM, auth, log_entries, verify_with_jwcrypto
 from tests.support.platform import Api
-from tests.support.worker import link, worker_headers
+from tests.support.worker import csrf, link, worker_headers
 
 
 @pytest.fixture
@@ -233,3 +235,49 @@ def test_the_worker_endpoints_are_in_the_openapi_document_and_the_portal_is_not(
     paths = spec.json["paths"]
     assert "/v1/worker-sessions" in paths and "/v1/workers/{worker}/access-links" in paths
     assert not [p for p in paths if p.startswith("/portal")]
+
+
+def test_links_use_the_public_url_and_cookies_can_be_made_plain(api, container, recorded):
+    container.settings = replace(
+        container.settings, public_url="https://custody.example/base", secure_cookies=False
+    )
+    app = create_app(container=container)
+    with app.test_client() as client:
+        url = client.post("/v1/workers/w-123/access-links", json={}, headers=api.headers).json[
+            "url"
+        ]
+        assert url.startswith("https://custody.example/base/portal/enter?link=lnk_")
+        token = url.split("link=")[1]
+        landing = client.get(f"/portal/enter?link={token}")
+        done = client.post("/portal/enter", data={"csrf_token": csrf(landing), "link": token})
+        assert done.status_code == 303 and "Secure" not in done.headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("PUBLIC_URL", "custody.example"),
+        ("PUBLIC_URL", "https://custody.example/?x=1"),
+        ("WORKER_SESSION_SECONDS", "59"),
+        ("WORKER_SESSION_SECONDS", "an hour"),
+    ],
+)
+def test_bad_worker_access_settings_are_refused(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({f"CUSTODY_{name}": value})
+
+
+def test_worker_access_settings_are_read_from_the_environment():
+    read = Settings.from_env(
+        {
+            "CUSTODY_PUBLIC_URL": "https://custody.example/",
+            "CUSTODY_WORKER_SESSION_SECONDS": "600",
+            "CUSTODY_SECURE_COOKIES": "false",
+            "CUSTODY_RATE_LIMIT_STORAGE": "memory://",
+        }
+    )
+    assert (read.public_url, read.worker_session_seconds, read.secure_cookies) == (
+        "https://custody.example",
+        600.0,
+        False,
+    )
