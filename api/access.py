@@ -74,6 +74,13 @@ def create_link(worker: str, body: dict[str, Any]) -> dict[str, Any]:
 @bp.post("/v1/worker-sessions")
 @bp.input(schemas.WorkerSessionIn, arg_name="body")
 @bp.output(schemas.WorkerSessionOut, status_code=201)
+@bp.doc(
+    responses={
+        403: "The link is not valid.",
+        410: "The link was used already, or has expired.",
+        429: "Too many failed attempts from this address; wait Retry-After seconds.",
+    }
+)
 def open_session(body: dict[str, Any]) -> dict[str, Any]:
     """Redeem an access link for a worker token (for a worker's own app). The link is used
     up. Failed attempts from one address are limited; past the limit, 429."""

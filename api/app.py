@@ -13,10 +13,12 @@ from api import (
     apikeys,
     checks,
     consents,
+    content_types,
     erasures,
     errors,
     items,
     logs,
+    openapi,
     policies,
     redactions,
     reports,
@@ -47,7 +49,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "Provenance, consent and compliance ledger. Errors are RFC 9457 "
             "application/problem+json. Hashes are base64."
         ),
-        SECURITY_SCHEMES={"ApiKey": {"type": "http", "scheme": "bearer"}},
     )
     app.extensions["custody"] = built = container or build(settings)
     app.extensions["custody_attempts"] = Attempts(
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     i18n.install(app)
     errors.register(app)
+    openapi.install(app)
     app.teardown_appcontext(close_session)
 
     @app.before_request
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
+    content_types.install(app)  # after the request id, which its refusals carry
     for blueprint in (
         wellknown.bp,
         logs.bp,

@@ -75,6 +75,34 @@ def serve(lazy: Lazy, host: str, port: int, threads: int) -> None:
         scheduler.shutdown(wait=False)
 
 
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write here (openapi.json at the repository root is the committed copy); "
+    "default: standard output",
+)
+def openapi(out: Path | None) -> None:
+    """The OpenAPI document the app serves at /openapi.json. Needs no database: the app is
+    built on a throwaway one, as the document does not depend on data."""
+    import tempfile
+
+    from api.app import create_app
+    from api.openapi import render
+
+    with tempfile.TemporaryDirectory(prefix="custody-openapi-") as folder:
+        container = build(Settings(data_dir=Path(folder)))
+        try:
+            text = render(create_app(container=container).spec)  # type: ignore[arg-type]
+        finally:
+            container.close()
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+
+
 @main.group()
 def db() -> None:
     """Database schema."""

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from api import schemas
 from api.auth import ANY_ROLE, WORKER_TOO, auth, principal, visible, worker_in_path
 from api.deps import container, session
+from api.openapi import answers, error_answer, file_answer
 from ledger.clock import format_ts
 from ledger.errors import Conflict, InvalidRequest
 from retention.models import Erasure, ErasureRequest
@@ -146,7 +147,15 @@ def show_erasure(erasure_id: str) -> dict[str, Any]:
 @bp.doc(
     description="The deletion certificate: a compact JWS (application/jose) signed with the "
     "statement key, verifiable offline with `custody certificates verify`. 409 until a "
-    "signed checkpoint covers the erasure's tombstone."
+    "signed checkpoint covers the erasure's tombstone.",
+    responses=answers(
+        {
+            200: file_answer("application/jose", "the certificate (compact JWS)"),
+            409: error_answer(
+                "The erasure is not done, or no signed checkpoint covers its tombstone yet."
+            ),
+        }
+    ),
 )
 def certificate(erasure_id: str) -> Response:
     erasure = container().retention.get(session(), principal().tenant_id, erasure_id)

@@ -13,12 +13,14 @@ from api import schemas
 from api.auth import ANY_ROLE, auth, principal
 from api.deps import container, session
 from api.errors import problem
+from api.openapi import answers, error_answer, file_answer
 from ledger.clock import format_ts
 from ledger.items import Activity, ClipRequest, DerivationRequest, Registered
 from ledger.models import Item
 
 bp = APIBlueprint("items", __name__, tag="Provenance")
 WRITERS = ["platform", "admin"]
+ERASED = "The clip was erased: its content is gone."
 
 
 def render(item: Item, created: bool | None = None) -> dict[str, Any]:
@@ -67,7 +69,8 @@ def show_clip(item_id: str) -> dict[str, Any]:
 @bp.output(schemas.ItemOut)
 @bp.doc(
     description="Raw bytes, streamed into the vault; they must hash to the clip's sha256. When "
-    "the clip's consent does not let faces be kept, a faces redaction is queued at once."
+    "the clip's consent does not let faces be kept, a faces redaction is queued at once.",
+    responses={410: ERASED},
 )
 def put_content(item_id: str) -> dict[str, Any]:
     request.max_content_length = container().settings.max_clip_bytes
@@ -80,7 +83,14 @@ def put_content(item_id: str) -> dict[str, Any]:
 @bp.input(schemas.ContentQuery, location="query", arg_name="query")
 @bp.doc(
     description="The clip's bytes, to a caller whose use check (logged) allows this purpose "
-    "and recipient; 403 with the reasons otherwise, 410 once erased."
+    "and recipient; 403 with the reasons otherwise, 410 once erased.",
+    responses=answers(
+        {
+            200: file_answer("application/octet-stream", "the clip's bytes"),
+            403: error_answer("This use is denied; `errors` holds the reasons."),
+            410: error_answer(ERASED),
+        }
+    ),
 )
 def get_content(item_id: str, query: dict[str, Any]) -> Response:
     tenant = principal().tenant_id

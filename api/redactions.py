@@ -11,11 +11,14 @@ from flask import Response, url_for
 from api import schemas
 from api.auth import ANY_ROLE, auth, principal
 from api.deps import container, session
-from api.items import WRITERS, release
+from api.items import ERASED, WRITERS, release
+from api.openapi import answers, error_answer, file_answer
 from ledger.clock import format_ts
 from redaction.models import Redaction
 
 bp = APIBlueprint("redactions", __name__, tag="Redaction")
+NOT_DONE = "The redaction is not done (queued, running or failed): no copy to read yet."
+COPY_ERASED = "The redacted copy was erased."
 
 
 def render(job: Redaction) -> dict[str, Any]:
@@ -41,6 +44,7 @@ def render(job: Redaction) -> dict[str, Any]:
 @bp.auth_required(auth, roles=WRITERS)
 @bp.input(schemas.RedactionIn, arg_name="body")
 @bp.output(schemas.RedactionOut, status_code=202)
+@bp.doc(responses={410: ERASED})
 def create(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Ask for a redacted copy of a stored clip. The job runner makes it; the same redaction
     asked again (unless it failed) answers 200 with the first job."""
@@ -64,7 +68,14 @@ def show(redaction_id: str) -> dict[str, Any]:
 @bp.doc(
     description="The full audit record: input and output SHA-256, tools, model and its hash, "
     "parameters, every frame's boxes with their source, frames flagged for review, timing. "
-    "Its RFC 8785 form hashes to `audit_sha256`, which is on the log."
+    "Its RFC 8785 form hashes to `audit_sha256`, which is on the log.",
+    responses=answers(
+        {
+            200: file_answer("application/json", "the audit record", {"type": "object"}),
+            409: error_answer(NOT_DONE),
+            410: error_answer(COPY_ERASED),
+        }
+    ),
 )
 def audit(redaction_id: str) -> Response:
     record = container().redactions.audit(session(), principal().tenant_id, redaction_id)
@@ -76,7 +87,15 @@ def audit(redaction_id: str) -> Response:
 @bp.input(schemas.ContentQuery, location="query", arg_name="query")
 @bp.doc(
     description="The redacted bytes (MP4 H.264 for a video, the input's format for a still), "
-    "to a caller whose use check (logged) allows this purpose and recipient."
+    "to a caller whose use check (logged) allows this purpose and recipient.",
+    responses=answers(
+        {
+            200: file_answer("application/octet-stream", "the redacted bytes"),
+            403: error_answer("This use is denied; `errors` holds the reasons."),
+            409: error_answer(NOT_DONE),
+            410: error_answer(COPY_ERASED),
+        }
+    ),
 )
 def content(redaction_id: str, query: dict[str, Any]) -> Response:
     redactions = container().redactions

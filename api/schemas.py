@@ -23,6 +23,7 @@ from redaction.redactor import MODES
 from retention.requests import SCOPES
 
 B64 = {"format": "byte", "description": "base64 (RFC 4648, standard alphabet, padded)"}
+MAX_INDEX = 2**63 - 1  # log indexes and sizes are 64-bit in the database
 
 
 class Strict(Schema):
@@ -32,11 +33,13 @@ class Strict(Schema):
 
 class EntriesQuery(Strict):
     start = Integer(
-        required=True, validate=Range(min=0), metadata={"description": "first index, inclusive"}
+        required=True,
+        validate=Range(min=0, max=MAX_INDEX),
+        metadata={"description": "first index, inclusive"},
     )
     end = Integer(
         required=True,
-        validate=Range(min=0),
+        validate=Range(min=0, max=MAX_INDEX),
         metadata={"description": "last index, exclusive; at most 1000 entries are returned"},
     )
 
@@ -55,8 +58,8 @@ class EntriesOut(Schema):
 
 
 class InclusionQuery(Strict):
-    index = Integer(required=True, validate=Range(min=0))
-    tree_size = Integer(required=True, validate=Range(min=1))
+    index = Integer(required=True, validate=Range(min=0, max=MAX_INDEX))
+    tree_size = Integer(required=True, validate=Range(min=1, max=MAX_INDEX))
 
 
 class InclusionOut(Schema):
@@ -70,8 +73,8 @@ class InclusionOut(Schema):
 
 
 class ConsistencyQuery(Strict):
-    first = Integer(required=True, validate=Range(min=1))
-    second = Integer(required=True, validate=Range(min=1))
+    first = Integer(required=True, validate=Range(min=1, max=MAX_INDEX))
+    second = Integer(required=True, validate=Range(min=1, max=MAX_INDEX))
 
 
 class ConsistencyOut(Schema):
@@ -91,7 +94,7 @@ class LogHead(Schema):
 
 
 class CheckpointsQuery(Strict):
-    after = Integer(load_default=-1, validate=Range(min=-1))
+    after = Integer(load_default=-1, validate=Range(min=-1, max=MAX_INDEX))
     limit = Integer(load_default=100, validate=Range(min=1, max=1000))
 
 

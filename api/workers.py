@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from apiflask import APIBlueprint
@@ -20,7 +21,7 @@ def _cursor(raw: str | None) -> tuple[int, str] | None:
     if raw is None:
         return None
     index, _, use_id = raw.partition(":")
-    if not index.isdigit() or not use_id:
+    if not re.fullmatch("[0-9]{1,18}", index) or not use_id:  # a 64-bit log index
         raise HTTPError(422, "after must be the `next` value of a previous page")
     return int(index), use_id
 
