@@ -13,7 +13,7 @@ from api import schemas
 from api.auth import ANY_ROLE, auth, principal
 from api.deps import container, session
 from api.errors import problem
-from api.openapi import answers, error_answer, file_answer
+from api.openapi import answers, error_answer, file_answer, json_answer
 from ledger.clock import format_ts
 from ledger.items import Activity, ClipRequest, DerivationRequest, Registered
 from ledger.models import Item
@@ -21,6 +21,9 @@ from ledger.models import Item
 bp = APIBlueprint("items", __name__, tag="Provenance")
 WRITERS = ["platform", "admin"]
 ERASED = "The clip was erased: its content is gone."
+SAME_CONTENT = answers(
+    {200: json_answer("ItemOut", "This content was registered before: that item, unchanged.")}
+)
 
 
 def render(item: Item, created: bool | None = None) -> dict[str, Any]:
@@ -51,6 +54,7 @@ def _registered(registered: Registered) -> tuple[dict[str, Any], int]:
 @bp.auth_required(auth, roles=WRITERS)
 @bp.input(schemas.ClipIn, arg_name="body")
 @bp.output(schemas.ItemOut, status_code=201)
+@bp.doc(responses=SAME_CONTENT)
 def register_clip(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Register a clip by its content hash under a consent. The same content again answers
     200 with the same clip."""
@@ -134,6 +138,7 @@ def release(item: Item, query: dict[str, Any], read: Callable[[], Iterator[bytes
 @bp.auth_required(auth, roles=WRITERS)
 @bp.input(schemas.DerivationIn, arg_name="body")
 @bp.output(schemas.ItemOut, status_code=201)
+@bp.doc(responses=SAME_CONTENT)
 def derive(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Record an item derived from one or more parents (PROV entity, activity, agent)."""
     derivation = DerivationRequest(**{**body, "activity": Activity(**body["activity"])})

@@ -208,6 +208,12 @@ def file_answer(
     return {"description": description, "content": {mimetype: {"schema": schema}}}
 
 
+def json_answer(schema_name: str, description: str) -> dict[str, Any]:
+    """Another success answer in the shape of a schema the document holds."""
+    schema = {"$ref": f"{_SCHEMA}{schema_name}"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 def error_answer(description: str) -> dict[str, Any]:
     """An error of a view's own, for `@bp.doc(responses={409: ...})` beside other answers;
     `document` gives it the Problem body."""

@@ -12,7 +12,7 @@ from api import schemas
 from api.auth import ANY_ROLE, auth, principal
 from api.deps import container, session
 from api.items import ERASED, WRITERS, release
-from api.openapi import answers, error_answer, file_answer
+from api.openapi import answers, error_answer, file_answer, json_answer
 from ledger.clock import format_ts
 from redaction.models import Redaction
 
@@ -44,7 +44,14 @@ def render(job: Redaction) -> dict[str, Any]:
 @bp.auth_required(auth, roles=WRITERS)
 @bp.input(schemas.RedactionIn, arg_name="body")
 @bp.output(schemas.RedactionOut, status_code=202)
-@bp.doc(responses={410: ERASED})
+@bp.doc(
+    responses=answers(
+        {
+            200: json_answer("RedactionOut", "Asked before (and not failed): the first job."),
+            410: error_answer(ERASED),
+        }
+    )
+)
 def create(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Ask for a redacted copy of a stored clip. The job runner makes it; the same redaction
     asked again (unless it failed) answers 200 with the first job."""

@@ -154,6 +154,17 @@ def _seed(served: Served, clock: AheadClock, log_id: str) -> None:
     checkpoint_due(served.container.appender)
     served.container.retention.sweep()
     erasures = served.call("GET", f"/v1/erasure-requests/{request['id']}").json()["erasures"]
+    REAL_FIELDS.update(
+        {
+            "consent": [consent["id"]],  # the worker's below
+            "item": [clip["id"], item["id"]],
+            "parents": [[clip["id"]], [item["id"]]],
+            "items": [[clip["id"], item["id"], body["sha256"]]],
+            "worker": ["w-123", consent["worker"]],
+            "sha256": [body["sha256"]],
+            "captured_at": [format_ts(clock.now() - timedelta(days=1))],
+        }
+    )
     served.ids = {
         "log": [log_id],
         "consent_id": [consent["id"], gone["id"]],
@@ -227,6 +238,48 @@ def before_generate_path_parameters(context: Any, strategy: Any) -> Any:
         )
 
     return st.one_of(strategy, strategy.flatmap(real))
+
+
+# Body fields whose generated values the service would all but always refuse (they must
+# name records that exist, or follow rules the document cannot state): half the bodies get
+# values it takes instead, so that the operations' success answers are checked too.
+REAL_FIELDS: dict[str, list[Any]] = {  # and the seeded ids, once seeded
+    "retention": ["P30D", "until_project_end", "until:2030-01-01"],
+    "jurisdiction": ["NG"],
+    "policy_url": ["https://platform.example/terms"],
+    "policy_version": ["2026-04"],
+    "url": ["https://platform.example/hooks"],
+    "version": ["2026-05"],
+    "data_categories": [["body_motion", "face"], ["body_motion"]],
+    "parties": [[]],
+    "purposes": [["motion_imitation"], ["motion_imitation", "benchmarking"]],
+    "recipients": ["platform_only"],
+}
+FRESH_SHA256 = st.binary(min_size=1, max_size=16).map(lambda b: hashlib.sha256(b).hexdigest())
+
+
+def _realistic(name: str, value: Any) -> Any:
+    if name == "sha256":  # new content, or content registered already
+        return st.one_of(FRESH_SHA256, st.deferred(lambda: st.sampled_from(REAL_FIELDS[name])))
+    if name in REAL_FIELDS or name in SEEDED_FIELDS:
+        return st.deferred(lambda: st.sampled_from(REAL_FIELDS[name]))
+    return st.just(value)
+
+
+SEEDED_FIELDS = {"consent", "item", "parents", "items", "worker", "captured_at"}
+
+
+@schema.hook
+def before_generate_body(context: Any, strategy: Any) -> Any:
+    """JSON object bodies, with some fields now and then set to values the service takes."""
+
+    def realistic(body: Any) -> Any:
+        if not isinstance(body, dict):
+            return st.just(body)
+        taken = st.fixed_dictionaries({k: _realistic(k, v) for k, v in body.items()})
+        return st.one_of(st.just(body), taken)
+
+    return strategy.flatmap(realistic)
 
 
 @schema.parametrize()
