@@ -179,6 +179,7 @@ def confirm(erasure_id: str) -> dict[str, Any]:
 
 @bp.get("/v1/retention/status")
 @bp.auth_required(auth, roles=ANY_ROLE)
+@bp.output(schemas.RetentionStatusOut)
 def status() -> dict[str, Any]:
     """What is due, overdue, failing and done for this tenant."""
     report = retention_status(session(), container().clock.now(), principal().tenant_id)

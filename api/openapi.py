@@ -62,6 +62,11 @@ HEADERS: dict[str, dict[str, Any]] = {  # by component name
         "required": True,
         "schema": {"type": "integer", "minimum": 0},
     },
+    "WWW-Authenticate": {
+        "description": "The scheme to authenticate with: Bearer.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
     "Retry-After-Optional": {
         "description": "Seconds to wait before trying again, when it is known.",
         "schema": {"type": "integer", "minimum": 0},
@@ -87,6 +92,7 @@ ERRORS: dict[int, str] = {
     "again (after Retry-After seconds, when given).",
 }
 _ERROR_HEADERS = {  # code: (header, component)
+    401: ("WWW-Authenticate", "WWW-Authenticate"),
     429: ("Retry-After", "Retry-After"),
     503: ("Retry-After", "Retry-After-Optional"),
 }

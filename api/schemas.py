@@ -568,3 +568,37 @@ class ReportOut(Schema):
     size = Integer()
     issued_at = String()
     log_index = Integer(metadata={"description": "the `report.issued` entry"})
+
+
+class PublicKeyOut(Schema):
+    kid = String()
+    purpose = String(metadata={"description": "log (checkpoints) or statement (receipts...)"})
+    kty = String(metadata={"description": "OKP"})
+    crv = String(metadata={"description": "Ed25519"})
+    alg = String(metadata={"description": "EdDSA"})
+    x = String(metadata={"description": "the public key, base64url (RFC 7517)"})
+    status = String(metadata={"description": "active, retiring or retired"})
+    valid_from = String()
+    valid_until = String(allow_none=True, metadata={"description": "null while active"})
+    verifier_key = String(metadata={"description": "log keys: the C2SP signed-note verifier key"})
+
+
+class PublicKeysOut(Schema):
+    origin = String()
+    keys = List(Nested(PublicKeyOut))
+
+
+_COUNTS = {"description": "counts by state"}
+
+
+class RetentionStatusOut(Schema):
+    now = String()
+    healthy = Boolean(metadata={"description": "nothing overdue and nothing failing"})
+    items = Dict(keys=String(), values=Integer(), metadata=_COUNTS)
+    erasures = Dict(keys=String(), values=Integer(), metadata=_COUNTS)
+    requests = Dict(keys=String(), values=Integer(), metadata=_COUNTS)
+    confirmations = Dict(keys=String(), values=Integer(), metadata=_COUNTS)
+    webhooks = Dict(keys=String(), values=Integer(), metadata=_COUNTS)
+    overdue_requests = List(Dict())
+    failing_erasures = List(Dict())
+    overdue_confirmations = List(Dict())

@@ -6,12 +6,14 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
+from api import schemas
 from api.deps import container, session
 
 bp = APIBlueprint("wellknown", __name__, tag="Keys")
 
 
 @bp.get("/.well-known/custody-keys")
+@bp.output(schemas.PublicKeysOut)
 def keys() -> dict[str, Any]:
     """Public keys as a JWK set (Ed25519, `kid`, purpose, status, validity range); log keys
     also as C2SP verifier keys. Retired keys stay listed so old signatures still verify."""

@@ -1,8 +1,9 @@
 """The served API against its own OpenAPI document, fuzzed by schemathesis.
 
 The real app runs on 127.0.0.1 over HTTP (SQLite), with a tenant, a key of each role and
-some real records. Schemathesis reads /openapi.json and sends every documented operation
-its examples, its coverage cases (edge and invalid values, missing and unknown parameters,
+some real records. Schemathesis reads the committed openapi.json (the fixture checks the
+app serves that very document at /openapi.json) and sends every documented operation its
+examples, its coverage cases (edge and invalid values, missing and unknown parameters,
 wrong types) and fuzzed inputs, each with a key of the role the operation needs. Any 5xx,
 any undocumented status code, and any response whose content type, headers or body differ
 from what the document says fails the test, with the request that caused it.
@@ -36,18 +37,6 @@ from tests.support.http import MINIMAL, auth
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "openapi.json"
 EXAMPLES = int(os.environ.get("CUSTODY_FUZZ_EXAMPLES", "25"))
-KNOWN_PARAMETERS = {  # the path parameters seeded with real ids
-    "log",
-    "consent_id",
-    "item_id",
-    "worker",
-    "redaction_id",
-    "endpoint_id",
-    "key_id",
-    "report_id",
-    "request_id",
-    "erasure_id",
-}
 CHECKS = [  # by schemathesis's names; every other check is off
     "not_a_server_error",
     "status_code_conformance",
@@ -229,12 +218,7 @@ def before_generate_path_parameters(context: Any, strategy: Any) -> Any:
         if not generated:
             return st.just(generated)
         return st.fixed_dictionaries(
-            {
-                name: st.deferred(lambda name=name: st.sampled_from(REAL_IDS[name]))
-                if name in KNOWN_PARAMETERS
-                else st.just(value)
-                for name, value in generated.items()
-            }
+            {name: _one_of(REAL_IDS, name, value) for name, value in generated.items()}
         )
 
     return st.one_of(strategy, strategy.flatmap(real))
@@ -258,15 +242,15 @@ REAL_FIELDS: dict[str, list[Any]] = {  # and the seeded ids, once seeded
 FRESH_SHA256 = st.binary(min_size=1, max_size=16).map(lambda b: hashlib.sha256(b).hexdigest())
 
 
+def _one_of(known: dict[str, list[Any]], name: str, value: Any) -> Any:
+    """One of the known values for `name` (looked up once seeded), else `value` as it is."""
+    return st.deferred(lambda: st.sampled_from(known[name]) if name in known else st.just(value))
+
+
 def _realistic(name: str, value: Any) -> Any:
     if name == "sha256":  # new content, or content registered already
-        return st.one_of(FRESH_SHA256, st.deferred(lambda: st.sampled_from(REAL_FIELDS[name])))
-    if name in REAL_FIELDS or name in SEEDED_FIELDS:
-        return st.deferred(lambda: st.sampled_from(REAL_FIELDS[name]))
-    return st.just(value)
-
-
-SEEDED_FIELDS = {"consent", "item", "parents", "items", "worker", "captured_at"}
+        return st.one_of(FRESH_SHA256, _one_of(REAL_FIELDS, name, value))
+    return _one_of(REAL_FIELDS, name, value)
 
 
 @schema.hook
