@@ -18,6 +18,7 @@ import base64
 import binascii
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -156,14 +157,14 @@ class Verifier:
         *,
         entry: bytes | None = None,
         checkpoint: VerifiedCheckpoint | None = None,
+        wait: float = 0.0,
     ) -> ProvenEntry:
-        """Prove entry `index` is in a verified checkpoint (the latest accepted one, fetching
-        a newer one when it does not cover the entry yet). Its bytes are fetched unless
+        """Prove entry `index` is in a verified checkpoint: the one given, else the latest
+        accepted one, else a newer one fetched (for up to `wait` seconds, as the service
+        signs a checkpoint within about a second of an append). Its bytes are fetched unless
         given; the leaf hash is computed here from the bytes."""
         log = self._log(log)
-        signed = checkpoint or self.latest(log)
-        if index >= signed.size and checkpoint is None:
-            signed = self.checkpoint(log)
+        signed = checkpoint or self._covering(log, index, wait)
         if index >= signed.size:
             raise VerificationError(
                 f"entry {index} is not covered by a signed checkpoint yet (size {signed.size})"
@@ -187,6 +188,16 @@ class Verifier:
             raise VerificationError(f"entry {index} does not name its own place in log {log}")
         return ProvenEntry(log, index, entry, data, signed)
 
+    def _covering(self, log: str, index: int, wait: float) -> VerifiedCheckpoint:
+        signed = self.latest(log)
+        until = time.monotonic() + wait
+        while index >= signed.size:
+            signed = self.checkpoint(log)
+            if index < signed.size or time.monotonic() >= until:
+                break
+            time.sleep(min(0.5, max(0.0, until - time.monotonic())))
+        return signed
+
     # --- signed statements ----------------------------------------------------------------
 
     def receipt(self, token: str) -> dict[str, Any]:
@@ -198,7 +209,7 @@ class Verifier:
             raise VerificationError(f"the receipt does not verify: {exc}") from exc
 
     def consent(
-        self, consent: Consent, log: str | None = None, *, on_log: bool = True
+        self, consent: Consent, log: str | None = None, *, on_log: bool = True, wait: float = 0.0
     ) -> dict[str, Any]:
         """Every receipt of a consent (given, and each withdrawal) verifies and says what the
         answer says; with `on_log`, each is the one whose hash is on the log at its index."""
@@ -206,9 +217,8 @@ class Verifier:
         if claims.get("receipt_id") != consent["id"] or claims.get("subject") != consent["worker"]:
             raise VerificationError("the receipt is not this consent's")
         if on_log:
-            self._on_log(
-                log, consent["log_index"], "consent.given", consent["id"], consent["receipt"]
-            )
+            logged = (consent["log_index"], "consent.given", consent["id"], consent["receipt"])
+            self._on_log(log, *logged, wait=wait)
         for event in consent["events"]:
             if event["receipt"] is None:
                 continue
@@ -220,11 +230,17 @@ class Verifier:
                 raise VerificationError(f"receipt of {event['id']} is not this consent's")
             if on_log:
                 kind = "consent.withdrawn" if event["kind"] == "withdrawn" else None
-                self._on_log(log, event["log_index"], kind, consent["id"], event["receipt"])
+                token = event["receipt"]
+                self._on_log(log, event["log_index"], kind, consent["id"], token, wait=wait)
         return claims
 
     def withdrawal(
-        self, withdrawal: Withdrawal, log: str | None = None, *, on_log: bool = True
+        self,
+        withdrawal: Withdrawal,
+        log: str | None = None,
+        *,
+        on_log: bool = True,
+        wait: float = 0.0,
     ) -> dict[str, Any]:
         """A withdrawal receipt verifies, names the consent, and (with `on_log`) its hash is
         the one on the log at its index."""
@@ -235,19 +251,23 @@ class Verifier:
         ):
             raise VerificationError("the receipt is not this withdrawal's")
         if on_log:
+            consent, token = withdrawal["consent"], withdrawal["receipt"]
             self._on_log(
-                log,
-                withdrawal["log_index"],
-                "consent.withdrawn",
-                withdrawal["consent"],
-                withdrawal["receipt"],
+                log, withdrawal["log_index"], "consent.withdrawn", consent, token, wait=wait
             )
         return claims
 
     def _on_log(
-        self, log: str | None, index: int, kind: str | None, consent: str, token: str
+        self,
+        log: str | None,
+        index: int,
+        kind: str | None,
+        consent: str,
+        token: str,
+        *,
+        wait: float,
     ) -> ProvenEntry:
-        proven = self.entry(index, log)
+        proven = self.entry(index, log, wait=wait)
         data = proven.data.get("data") or {}
         matches = (
             (kind is None or proven.data.get("type") == kind)
