@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
@@ -54,7 +55,7 @@ class Custody:
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
-        verify: bool | str = True,
+        verify: bool | ssl.SSLContext = True,
         user_agent: str = USER_AGENT,
     ) -> None:
         """`log_id` is the tenant's log (for log calls and verification); `keys` pins the

@@ -91,7 +91,7 @@ class Clips(Resource):
             f"/v1/clips/{seg(clip)}/content",
             params={"purpose": purpose, "recipient": recipient},
             accept="application/octet-stream",
-            error=UseDenied,
+            forbidden=UseDenied,
         ) as response:
             return receive(response, to)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -23,6 +24,8 @@ from custody_client.errors import ApiError, ConnectionFailed, error_from, retry_
 from custody_client.retry import RetryPolicy, retryable
 
 log = logging.getLogger("custody_client")
+# No answer, but the request may be sent again: timeouts, refused or broken connections.
+RETRY_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 USER_AGENT = "custody-client/0.1"
 
 
@@ -39,7 +42,7 @@ class Transport:
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
-        verify: bool | str = True,
+        verify: bool | ssl.SSLContext = True,
         user_agent: str = USER_AGENT,
     ) -> None:
         self.retry = retry or RetryPolicy()
@@ -92,10 +95,10 @@ class Transport:
         content_type: str = "application/json",
         accept: str | None = None,
         key: str | None = None,
-        error: type[ApiError] | None = None,
+        forbidden: type[ApiError] | None = None,
     ) -> Iterator[httpx.Response]:
         """Send with retries until an answer that is final; yield it unread (streaming).
-        An error answer raises its ApiError; `error` overrides the class for its status."""
+        An error answer raises its ApiError; `forbidden` is the class to raise for a 403."""
         headers = {**self.headers, "X-Request-Id": uuid.uuid4().hex}
         if accept:
             headers["Accept"] = accept
@@ -108,7 +111,7 @@ class Transport:
         try:
             if response.status_code >= 400:
                 response.read()
-                raise error_from(response, error if response.status_code == 403 else None)
+                raise error_from(response, forbidden if response.status_code == 403 else None)
             yield response
         finally:
             response.close()
@@ -129,7 +132,7 @@ class Transport:
             request = self._build(method, path, params, headers, content, content_type)
             try:
                 response = self.http.send(request, stream=True)
-            except httpx.TransportError as exc:
+            except RETRY_ERRORS as exc:
                 wait = self.retry.wait(attempt, None, started)
                 if wait is None or (content is not None and not content.rewindable):
                     raise ConnectionFailed(

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from custody_client.errors import RollbackError, VerificationError
+from custody_client.errors import CustodyError, RollbackError, VerificationError
 from custody_client.logs import Logs
 from custody_client.memory import CheckpointMemory, VerifiedCheckpoint
 from custody_client.types import Consent, KeyDocument, Manifest, Withdrawal
@@ -317,7 +317,10 @@ class Verifier:
 
 def _verify_manifest() -> Callable[[str, dict[str, Any]], dict[str, Any]]:
     """ledger.manifests.verify_manifest, its ManifestError raised as VerificationError."""
-    from ledger import manifests  # type: ignore[attr-defined,unused-ignore]
+    try:
+        from ledger import manifests  # type: ignore[attr-defined,unused-ignore]
+    except ImportError as exc:
+        raise CustodyError("this installation cannot verify manifests: update custody") from exc
 
     def verify(token: str, keys: dict[str, Any]) -> dict[str, Any]:
         try:

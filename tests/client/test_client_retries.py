@@ -5,6 +5,7 @@ call, gives up within its bounds, and a retried create never creates twice."""
 from __future__ import annotations
 
 import time
+from email.utils import formatdate
 
 import pytest
 
@@ -78,6 +79,25 @@ def test_retries_are_bounded(front, tenant):
             custody.consents.give(**CONSENT)
     assert unavailable.value.detail == "scripted" and isinstance(unavailable.value, ServerError)
     assert len(front.requests("POST")) == 4
+
+
+def test_the_total_time_is_bounded_too(front, tenant):
+    front.script(*[status(503, Retry_After="1")] * 10)
+    started = time.monotonic()
+    with Custody(front.url, tenant.api_key.token, retries=10, retry_deadline=1.5) as custody:
+        with pytest.raises(ServiceUnavailable):
+            custody.policies.list()
+    assert len(front.requests("GET")) == 2  # a third attempt would start after 2 s
+    assert 1 <= time.monotonic() - started < 2.5
+
+
+def test_retry_after_as_an_http_date_is_honoured(front, through):
+    when = formatdate(time.time() + 2, usegmt=True)
+    front.script(status(503, Retry_After=when))
+    started = time.monotonic()
+    assert through.policies.list().items == []
+    assert time.monotonic() - started >= 0.9  # the date has one-second precision
+    assert len(front.requests("GET")) == 2
 
 
 def test_a_dropped_connection_is_retried(front, through):
