@@ -36,6 +36,7 @@ def render(manifest: Manifest, checkpoint: dict[str, Any] | None) -> dict[str, A
         **summary(manifest),
         "items": manifest.content["items"],
         "refused_items": manifest.content["refused"],
+        "erased_items": manifest.content.get("erased", []),
         "checkpoint": checkpoint,
         "manifest": manifest.token,
     }

@@ -591,7 +591,10 @@ class ManifestConsentOut(Schema):
 
 class ManifestItemOut(Schema):
     item = String()
-    sha256 = String(metadata={"description": "the content's SHA-256, hex"})
+    sha256 = String(
+        allow_none=True,
+        metadata={"description": "the content's SHA-256, hex; null once the item was erased"},
+    )
     consents = List(Nested(ManifestConsentOut), metadata={"description": "consents in force"})
 
 
@@ -624,12 +627,16 @@ class ManifestSummaryOut(Schema):
 class ManifestOut(ManifestSummaryOut):
     items = List(Nested(ManifestItemOut))
     refused_items = List(Nested(ManifestRefusedOut))
+    erased_items = List(
+        String(), metadata={"description": "items erased since: their hashes are forgotten"}
+    )
     checkpoint = Nested(ManifestCheckpointOut, allow_none=True)
     manifest = String(
         allow_none=True,
         metadata={
-            "description": "the signed manifest (compact JWS); null only until a signed "
-            "checkpoint covers its entry, a second or two"
+            "description": "the signed manifest (compact JWS); null until a signed "
+            "checkpoint covers its entry (a second or two), and once items of it were "
+            "erased, since it holds their content hashes (the copy given out still verifies)"
         },
     )
 

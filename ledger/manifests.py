@@ -15,7 +15,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,6 +47,7 @@ from ledger.verify import keys_from_document
 
 MANIFEST_TYPE = "custody-manifest+jws"
 MAX_NAME = 200
+_IN = 500  # ids per IN (...) list
 _HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 MANIFEST_ISSUED = register(
     EntryType(
@@ -183,8 +184,11 @@ class Manifests:
             pass  # issued and on the log; `get` signs it once a checkpoint covers it
         return Issued(manifest, decided)
 
-    def seal(self, manifest: Manifest) -> str:
-        """Sign the manifest with the entry, a checkpoint covering it and the proof."""
+    def seal(self, manifest: Manifest) -> str | None:
+        """Sign the manifest with the entry, a checkpoint covering it and the proof; None
+        once items of it were erased (see `forget_erased`)."""
+        if manifest.content.get("erased"):
+            return None
         log_id = tenant_log_id(self.appender.db, manifest.tenant_id)
         found = covering_checkpoint(self.appender, log_id, manifest.log_index + 1)
         with self.appender.db.session() as session:
@@ -238,6 +242,33 @@ class Manifests:
         if manifest.token is None:
             manifest.token = self.seal(manifest)
         return manifest
+
+    @staticmethod
+    def forget_erased(session: Session, item_ids: Sequence[str]) -> int:
+        """In the erasure's transaction: the stored manifests listing erased items forget
+        those items' content hashes, and their signed form, which holds them (the platform's
+        copy still verifies). Returns how many manifests changed."""
+        erased = set(item_ids)
+        listing: set[str] = set()
+        for start in range(0, len(item_ids), _IN):
+            listing.update(
+                session.scalars(
+                    select(ManifestItem.manifest_id).where(
+                        ManifestItem.item_id.in_(item_ids[start : start + _IN])
+                    )
+                )
+            )
+        for manifest in session.scalars(
+            select(Manifest).where(Manifest.id.in_(sorted(listing))).with_for_update()
+        ):
+            content = json.loads(json.dumps(manifest.content))
+            for item in content["items"]:
+                if item["item"] in erased:
+                    item["sha256"] = None
+            gone = {i["item"] for i in content["items"] if i["sha256"] is None}
+            content["erased"] = sorted(gone)
+            manifest.content, manifest.token = content, None
+        return len(listing)
 
     @staticmethod
     def page(

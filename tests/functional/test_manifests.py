@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from sqlalchemy import text
 
 from ledger.manifests import ManifestError, verify_manifest
 from tests.support.http import PROBLEM, log_entries, verify_with_jwcrypto
@@ -115,6 +116,26 @@ def test_status_shows_erased_and_expired_items(api, container, clock, training_s
     assert affected[brief["id"]]["state"] == "expired"
     assert affected[brief["id"]]["since"] == brief["delete_after"]
     assert t["clip"]["id"] not in affected
+
+
+def test_an_erased_items_hash_is_forgotten_by_the_stored_manifest(
+    api, client, container, training_set
+):
+    t = training_set
+    made = issue(api, [t["clip"]["id"], t["other"]["id"]])
+    assert api.post("/v1/erasure-requests", {"worker": "w-456", "scope": "all"}).status_code == 202
+    container.retention.sweep()
+    kept = api.get(f"/v1/manifests/{made['id']}").json
+    assert kept["manifest"] is None and kept["erased_items"] == [t["other"]["id"]]
+    hashes = {i["item"]: i["sha256"] for i in kept["items"]}
+    assert hashes == {t["clip"]["id"]: t["clip"]["sha256"], t["other"]["id"]: None}
+    with container.db.session() as session:
+        stored = session.execute(text("SELECT content, token FROM manifests")).one()
+    assert t["other"]["sha256"] not in str(stored.content) and stored.token is None
+    # The copy the platform was given still verifies.
+    assert verify_manifest(made["manifest"], keys(client))["manifest"] == made["id"]
+    affected = api.get(f"/v1/manifests/{made['id']}/status").json["affected"]
+    assert [(a["item"], a["state"]) for a in affected] == [(t["other"]["id"], "erased")]
 
 
 def test_the_platform_is_told_once_when_a_manifest_item_is_withdrawn(
