@@ -15,9 +15,12 @@ from api import (
     consents,
     erasures,
     errors,
+    idempotency,
     items,
     logs,
+    manifests,
     policies,
+    ratelimit,
     redactions,
     reports,
     webhooks,
@@ -28,7 +31,7 @@ from api.container import Container, build
 from api.deps import close_session
 from api.portal import i18n, pages
 from api.settings import Settings
-from api.throttle import Attempts
+from api.throttle import Attempts, RequestLimit
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> APIFlask:
@@ -73,6 +76,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else secrets.token_hex(8)
         )
 
+    ratelimit.install(
+        app,
+        RequestLimit(settings.rate_limit_storage, settings.rate_limit)
+        if settings.rate_limit
+        else None,
+    )
+    idempotency.install(app)
+
     @app.after_request
     def _headers(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
@@ -88,6 +99,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         consents.bp,
         items.bp,
         checks.bp,
+        manifests.bp,
         workers.bp,
         erasures.bp,
         webhooks.bp,

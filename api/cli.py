@@ -383,6 +383,41 @@ def certificates_verify(certificate: Path, keys_file: Path | None) -> None:
     )
 
 
+@main.group()
+def manifests() -> None:
+    """Training-set manifests."""
+
+
+@manifests.command("verify")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--keys",
+    "keys_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="key document from /.well-known/custody-keys (default: this service's keys)",
+)
+@click.option("--json", "as_json", is_flag=True, help="print the manifest's claims as JSON")
+def manifests_verify(manifest: Path, keys_file: Path | None, as_json: bool) -> None:
+    """Check a manifest offline: its signature, its checkpoint's signature, the inclusion
+    proof of its log entry, and that the entry records exactly what the manifest lists."""
+    from ledger.manifests import ManifestError, verify_manifest
+
+    try:
+        claims = verify_manifest(manifest.read_text(), _key_document(keys_file))
+    except ManifestError as exc:
+        raise click.ClickException(f"manifest does not verify: {exc}") from exc
+    if as_json:
+        click.echo(json.dumps(claims, indent=2, sort_keys=True))
+    else:
+        click.echo(
+            f"manifest {claims['manifest']} verifies: {len(claims['items'])} allowed, "
+            f"{len(claims['refused'])} refused, for {claims['purpose']} by "
+            f"{claims['recipient']}, issued {claims['issued_at']}; entry "
+            f"{claims['entry']['index']} in a checkpoint of size "
+            f"{claims['checkpoint']['tree_size']}"
+        )
+
+
 def _key_document(keys_file: Path | None) -> dict[str, Any]:
     if keys_file is not None:
         document: dict[str, Any] = json.loads(keys_file.read_text())

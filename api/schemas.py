@@ -9,6 +9,7 @@ from marshmallow import RAISE
 
 from api.portal.i18n import LANGUAGES
 from ledger.decisions import MAX_BATCH
+from ledger.manifests import MAX_NAME as MAX_MANIFEST_NAME
 from ledger.vocabulary import (
     ACTIVITY_TYPES,
     COLLECTION_METHODS,
@@ -565,3 +566,92 @@ class ReportOut(Schema):
     size = Integer()
     issued_at = String()
     log_index = Integer(metadata={"description": "the `report.issued` entry"})
+
+
+class ManifestIn(Strict):
+    items = List(
+        String(validate=Length(1, 80)),
+        required=True,
+        validate=Length(1, MAX_BATCH),
+        metadata={"description": "item ids (clp_..., itm_...) or 64-hex SHA-256 content hashes"},
+    )
+    purpose = String(required=True, validate=OneOf(PURPOSES))
+    recipient = String(load_default="platform", validate=Length(1, 64))
+    name = String(
+        load_default=None,
+        validate=Length(1, MAX_MANIFEST_NAME),
+        metadata={"description": "the training run's label; kept off the log"},
+    )
+
+
+class ManifestConsentOut(Schema):
+    id = String()
+    receipt_sha256 = String(metadata={"description": "SHA-256 of the compact JWS receipt, hex"})
+
+
+class ManifestItemOut(Schema):
+    item = String()
+    sha256 = String(
+        allow_none=True,
+        metadata={"description": "the content's SHA-256, hex; null once the item was erased"},
+    )
+    consents = List(Nested(ManifestConsentOut), metadata={"description": "consents in force"})
+
+
+class ManifestRefusedOut(Schema):
+    asked = String()
+    item = String(allow_none=True)
+    reasons = List(String())
+
+
+class ManifestCheckpointOut(Schema):
+    tree_size = Integer()
+    root_hash = String(metadata={"description": "base64"})
+    note = String(metadata={"description": "the C2SP signed note"})
+
+
+class ManifestSummaryOut(Schema):
+    id = String()
+    name = String(allow_none=True)
+    purpose = String()
+    recipient = String()
+    issued_at = String()
+    log_index = Integer()
+    allowed = Integer()
+    refused = Integer()
+    tainted_since = String(
+        allow_none=True, metadata={"description": "when the first item was noticed affected"}
+    )
+
+
+class ManifestOut(ManifestSummaryOut):
+    items = List(Nested(ManifestItemOut))
+    refused_items = List(Nested(ManifestRefusedOut))
+    erased_items = List(
+        String(), metadata={"description": "items erased since: their hashes are forgotten"}
+    )
+    checkpoint = Nested(ManifestCheckpointOut, allow_none=True)
+    manifest = String(
+        allow_none=True,
+        metadata={
+            "description": "the signed manifest (compact JWS); null until a signed "
+            "checkpoint covers its entry (a second or two), and once items of it were "
+            "erased, since it holds their content hashes (the copy given out still verifies)"
+        },
+    )
+
+
+class AffectedOut(Schema):
+    item = String()
+    state = String(metadata={"description": "withdrawn, erased, expired or no_longer_covered"})
+    since = String(allow_none=True)
+    reasons = List(String())
+
+
+class ManifestStatusOut(Schema):
+    id = String()
+    checked_at = String()
+    items = Integer(metadata={"description": "items the manifest allowed"})
+    tainted = Boolean()
+    tainted_since = String(allow_none=True)
+    affected = List(Nested(AffectedOut))

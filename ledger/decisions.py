@@ -12,13 +12,15 @@ and each is on the log with its reasons.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender, LogWriter
+from ledger.appender import Appended, Appender, LogWriter
 from ledger.entries import ID, EntryType, obj, register
 from ledger.errors import InvalidRequest, NotFound
 from ledger.ids import new_id
@@ -49,25 +51,27 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _ITEM_ID = re.compile(r"[a-z]{1,8}_[a-z0-9]{8,64}")
 MAX_BATCH = 10_000
 
-_DECISION = {
+DECISION_TERMS = {
     "decision": {"enum": ["allow", "deny"]},
     "reasons": {"type": "array", "uniqueItems": True, "items": {"enum": list(REASONS)}},
 }
-_ASKED = {
+ASKED_TERMS = {
     "purpose": {"enum": list(PURPOSES)},
     "recipient": {"type": "string", "pattern": PARTY_PATTERN},
     "by": {"anyOf": [ID, {"type": "null"}]},
 }
-_ITEM = {"anyOf": [ID, {"type": "null"}]}
-USE_DECIDED = register(EntryType("use.decided", 1, obj({"item": _ITEM, **_ASKED, **_DECISION})))
+ITEM_REF = {"anyOf": [ID, {"type": "null"}]}
+USE_DECIDED = register(
+    EntryType("use.decided", 1, obj({"item": ITEM_REF, **ASKED_TERMS, **DECISION_TERMS}))
+)
 USES_DECIDED = register(
     EntryType(
         "uses.decided",
         1,
         obj(
             {
-                **_ASKED,
-                "decisions": {"type": "array", "items": obj({"item": _ITEM, **_DECISION})},
+                **ASKED_TERMS,
+                "decisions": {"type": "array", "items": obj({"item": ITEM_REF, **DECISION_TERMS})},
             }
         ),
     )
@@ -309,6 +313,28 @@ class _Facts:
         return Decision(asked, item.id, "deny" if ordered else "allow", ordered, sorted(basis))
 
 
+# Appends the entry holding the decisions: (writer, log, asked terms, decisions) -> the entry.
+Record = Callable[[LogWriter, str, dict[str, Any], list[Decision]], Appended]
+
+
+def decisions_data(decided: list[Decision]) -> list[dict[str, Any]]:
+    return [{"item": d.item, "decision": d.decision, "reasons": d.reasons} for d in decided]
+
+
+def _record_one(
+    writer: LogWriter, log_id: str, asked: dict[str, Any], decided: list[Decision]
+) -> Appended:
+    d = decided[0]
+    data = {**asked, "item": d.item, "decision": d.decision, "reasons": d.reasons}
+    return writer.append(log_id, "use.decided", data, subject=d.item)
+
+
+def _record_batch(
+    writer: LogWriter, log_id: str, asked: dict[str, Any], decided: list[Decision]
+) -> Appended:
+    return writer.append(log_id, "uses.decided", {**asked, "decisions": decisions_data(decided)})
+
+
 class CheckService:
     def __init__(self, appender: Appender) -> None:
         self.appender = appender
@@ -325,15 +351,45 @@ class CheckService:
         self, tenant_id: str, asked: str, purpose: str, recipient: str, by: str | None
     ) -> Decision:
         """One item: one `use.decided` entry."""
-        return self._run(tenant_id, [asked], purpose, recipient, by, batch=False)[0]
+        return self._run(tenant_id, [asked], purpose, recipient, by, _record_one)[0]
 
     def check_batch(
         self, tenant_id: str, asked: list[str], purpose: str, recipient: str, by: str | None
     ) -> list[Decision]:
         """Many items, one purpose: one `uses.decided` entry holding every decision."""
+        return self.decide_and_record(tenant_id, asked, purpose, recipient, by, _record_batch)
+
+    @staticmethod
+    def evaluate(
+        session: Session,
+        tenant_id: str,
+        item_ids: list[str],
+        purpose: str,
+        recipient: str,
+        now: datetime,
+    ) -> list[Decision]:
+        """What checks would answer now, recorded nowhere: for re-checking a manifest."""
+        facts = _Facts(session, tenant_id, _TenantFacts(epoch=-1, failed_commits=-1))
+        return [
+            facts.decide(a, item_id, purpose, recipient, now)
+            for a, item_id in facts.resolve(item_ids)
+        ]
+
+    def decide_and_record(
+        self,
+        tenant_id: str,
+        asked: list[str],
+        purpose: str,
+        recipient: str,
+        by: str | None,
+        record: Record,
+    ) -> list[Decision]:
+        """Decide every item under the log's lock and let `record` append the entry that holds
+        the decisions (and write what goes with it) in the same unit; each decision is also
+        a row of the record of uses, pointing at that entry."""
         if not 0 < len(asked) <= MAX_BATCH:
             raise InvalidRequest(f"items must list 1 to {MAX_BATCH} items", "items")
-        return self._run(tenant_id, asked, purpose, recipient, by, batch=True)
+        return self._run(tenant_id, asked, purpose, recipient, by, record)
 
     def _run(
         self,
@@ -342,8 +398,7 @@ class CheckService:
         purpose: str,
         recipient: str,
         by: str | None,
-        *,
-        batch: bool,
+        record: Record,
     ) -> list[Decision]:
         _check_terms(purpose, recipient)
         for a in asked:
@@ -358,26 +413,7 @@ class CheckService:
                 for a, item_id in facts.resolve(asked)
             ]
             asked_terms = {"purpose": purpose, "recipient": recipient, "by": by}
-            if batch:
-                entry = writer.append(
-                    log_id,
-                    "uses.decided",
-                    {
-                        **asked_terms,
-                        "decisions": [
-                            {"item": d.item, "decision": d.decision, "reasons": d.reasons}
-                            for d in decided
-                        ],
-                    },
-                )
-            else:
-                d = decided[0]
-                entry = writer.append(
-                    log_id,
-                    "use.decided",
-                    {**asked_terms, "item": d.item, "decision": d.decision, "reasons": d.reasons},
-                    subject=d.item,
-                )
+            entry = record(writer, log_id, asked_terms, decided)
             writer.insert_later(
                 UseDecision,
                 [

@@ -153,21 +153,31 @@ class Webhooks:
 
     # Deliveries --------------------------------------------------------------------------
 
-    def enqueue(self, session: Session, erasure: Erasure, data: dict[str, object]) -> int:
+    def enqueue(
+        self,
+        session: Session,
+        tenant_id: str,
+        event: str,
+        data: dict[str, object],
+        *,
+        erasure_id: str | None = None,
+        manifest_id: str | None = None,
+    ) -> int:
         """Queue the message for each of the tenant's endpoints, in the caller's transaction."""
         now = self.clock.now()
         body = json.dumps(
-            {"type": EVENT, "timestamp": format_ts(now), "data": data}, separators=(",", ":")
+            {"type": event, "timestamp": format_ts(now), "data": data}, separators=(",", ":")
         )
-        endpoints = self.endpoints(session, erasure.tenant_id)
+        endpoints = self.endpoints(session, tenant_id)
         for endpoint in endpoints:
             session.add(
                 WebhookDelivery(
                     id=new_id("msg"),
-                    tenant_id=erasure.tenant_id,
+                    tenant_id=tenant_id,
                     endpoint_id=endpoint.id,
-                    erasure_id=erasure.id,
-                    event=EVENT,
+                    erasure_id=erasure_id,
+                    manifest_id=manifest_id,
+                    event=event,
                     body=body,
                     status="pending",
                     attempts=0,
