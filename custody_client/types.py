@@ -114,8 +114,7 @@ class ManifestConsent(TypedDict):
 
 class ManifestItem(TypedDict):
     item: str
-    asked: str
-    sha256: str
+    sha256: str | None  # null once the item was erased
     consents: list[ManifestConsent]
 
 
@@ -140,10 +139,14 @@ class Manifest(TypedDict):
     log_index: int
     allowed: int
     refused: int
+    tainted_since: str | None
     items: list[ManifestItem]
     refused_items: list[RefusedItem]
-    checkpoint: CheckpointRef
-    manifest: str  # compact JWS
+    erased_items: list[str]
+    checkpoint: CheckpointRef | None
+    # The compact JWS; null until a signed checkpoint covers its entry (Manifests.signed
+    # waits for it), and once items of it were erased (the copy given out still verifies).
+    manifest: str | None
 
 
 class ManifestSummary(TypedDict, total=False):
@@ -155,6 +158,7 @@ class ManifestSummary(TypedDict, total=False):
     log_index: int
     allowed: int
     refused: int
+    tainted_since: str | None
 
 
 class AffectedItem(TypedDict):

@@ -19,11 +19,10 @@ import binascii
 import json
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from custody_client.errors import CustodyError, RollbackError, VerificationError
+from custody_client.errors import RollbackError, VerificationError
 from custody_client.logs import Logs
 from custody_client.memory import CheckpointMemory, VerifiedCheckpoint
 from custody_client.types import Consent, KeyDocument, Manifest, Withdrawal
@@ -282,7 +281,7 @@ class Verifier:
         """A deletion certificate: its signature, its checkpoint's signature, the tombstone's
         inclusion proof and contents (retention.certificates); with `on_log`, its checkpoint
         is also proven consistent with the log as this client last saw it."""
-        from retention.certificates import CertificateError, verify_certificate
+        from retention.certificates import CertificateError, verify_certificate  # the models
 
         try:
             claims = verify_certificate(token, dict(self.keys()))
@@ -297,7 +296,17 @@ class Verifier:
         inclusion of its log entry (ledger.manifests), that the answer says what the signed
         claims say, and with `on_log` that its checkpoint is consistent with the log."""
         token = manifest if isinstance(manifest, str) else manifest["manifest"]
-        claims = _verify_manifest()(token, dict(self.keys()))
+        if token is None:
+            raise VerificationError(
+                "this manifest carries no signed form (not signed yet, or items of it were "
+                "erased since): verify the copy first given out, or use Manifests.signed"
+            )
+        from ledger.manifests import ManifestError, verify_manifest  # imports the ORM models
+
+        try:
+            claims = verify_manifest(token, dict(self.keys()))
+        except ManifestError as exc:
+            raise VerificationError(f"the manifest does not verify: {exc}") from exc
         if not isinstance(manifest, str):
             signed = [item["item"] for item in claims.get("items", [])]
             if claims.get("manifest") != manifest["id"] or signed != [
@@ -313,19 +322,3 @@ class Verifier:
         if not chosen:
             raise ValueError("name the log (log_...), or give log_id= to Custody")
         return chosen
-
-
-def _verify_manifest() -> Callable[[str, dict[str, Any]], dict[str, Any]]:
-    """ledger.manifests.verify_manifest, its ManifestError raised as VerificationError."""
-    try:
-        from ledger import manifests  # type: ignore[attr-defined,unused-ignore]
-    except ImportError as exc:
-        raise CustodyError("this installation cannot verify manifests: update custody") from exc
-
-    def verify(token: str, keys: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return cast(dict[str, Any], manifests.verify_manifest(token, keys))
-        except manifests.ManifestError as exc:
-            raise VerificationError(f"the manifest does not verify: {exc}") from exc
-
-    return verify

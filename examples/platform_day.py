@@ -65,7 +65,8 @@ def day(custody: Custody) -> None:
     every = [item for ids in items.values() for item in ids]
     print(f"recorded {len(every)} items (a clip and its label per worker)")
 
-    manifest = custody.manifests.create(every, "motion_imitation", name="pose model, run 14")
+    issued = custody.manifests.create(every, "motion_imitation", name="pose model, run 14")
+    manifest = custody.manifests.signed(issued)  # signed once a checkpoint covers it
     print(
         f"manifest {manifest['id']}: {manifest['allowed']} allowed, "
         f"{manifest['refused']} refused, log index {manifest['log_index']}"

@@ -3,7 +3,6 @@ its scheduler, signing checkpoints every second) in its own process, on a free p
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
 import subprocess
@@ -16,10 +15,6 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-needs_manifests = pytest.mark.skipif(
-    importlib.util.find_spec("ledger.manifests") is None,
-    reason="training-set manifests are not in this checkout yet",
-)
 
 
 def free_port() -> int:
@@ -71,7 +66,6 @@ def served(env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
         server.wait(timeout=30)
 
 
-@needs_manifests
 def test_the_example_runs_a_platforms_day(served):
     url, env = served
     ran = subprocess.run(

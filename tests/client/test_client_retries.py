@@ -162,6 +162,7 @@ def test_a_retried_create_never_creates_twice(front, through, custody, clock):
     posts = front.requests("POST", "/v1/consents")
     assert [p.action for p in posts] == ["cut", "forward"]
     assert posts[0].answered == 201  # the first attempt was committed
+    assert posts[1].answer_headers.get("idempotent-replayed") == "true"
     assert posts[0].headers["idempotency-key"] == posts[1].headers["idempotency-key"]
     assert posts[0].body == posts[1].body
     assert consents_of(through) == [consent["id"]]

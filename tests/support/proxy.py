@@ -43,6 +43,7 @@ class Seen:
     body: bytes
     action: str
     answered: int | None = None  # the service's status, when it was asked
+    answer_headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,7 +93,7 @@ def proxy(upstream: str) -> Iterator[Proxy]:
                 self._answer(action.status, action.headers, _problem(action.status))
                 return
             code, headers, answer = self._forward(body)
-            seen.answered = code
+            seen.answered, seen.answer_headers = code, {k.lower(): v for k, v in headers.items()}
             if action.kind == "cut":
                 self.close_connection = True
                 return
