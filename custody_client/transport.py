@@ -139,6 +139,8 @@ class Transport:
                         f"{method} failed after {attempt + 1} attempt(s): {type(exc).__name__}"
                     ) from exc
                 reason = type(exc).__name__
+            except httpx.TransportError as exc:  # a bad URL, a proxy refusing: no retry helps
+                raise ConnectionFailed(f"{method} failed: {type(exc).__name__}: {exc}") from exc
             else:
                 self._note_rate_limit(response)
                 if not retryable(response, key):
