@@ -7,6 +7,7 @@ from apiflask.fields import AwareDateTime, Boolean, Dict, Integer, List, Nested,
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import RAISE
 
+from api.cursors import Paged, PageQuery
 from api.portal.i18n import LANGUAGES
 from ledger.decisions import MAX_BATCH
 from ledger.vocabulary import (
@@ -91,7 +92,11 @@ class LogHead(Schema):
 
 
 class CheckpointsQuery(Strict):
-    after = Integer(load_default=-1, validate=Range(min=-1))
+    after = Integer(
+        load_default=-1,
+        validate=Range(min=-1, max=2**63 - 1),
+        metadata={"description": "a tree size: `next` of the previous page; omit for the first"},
+    )
     limit = Integer(load_default=100, validate=Range(min=1, max=1000))
 
 
@@ -119,7 +124,7 @@ class ApiKeyOut(Schema):
     api_key = String(metadata={"description": "the key itself; shown once, on creation"})
 
 
-class ApiKeyList(Schema):
+class ApiKeyList(Paged):
     keys = List(Nested(ApiKeyOut))
 
 
@@ -333,9 +338,8 @@ class BatchCheckOut(Schema):
     results = List(Nested(CheckOut))
 
 
-class UsesQuery(Strict):
-    after = String(load_default=None, metadata={"description": "`next` of the previous page"})
-    limit = Integer(load_default=100, validate=Range(min=1, max=1000))
+class UsesQuery(PageQuery):
+    """A worker's uses, a page at a time."""
 
 
 class UseOut(Schema):
@@ -347,10 +351,9 @@ class UseOut(Schema):
     log_index = Integer()
 
 
-class UsesOut(Schema):
+class UsesOut(Paged):
     worker = String(metadata={"description": "the worker's pseudonym"})
     uses = List(Nested(UseOut))
-    next = String(allow_none=True)
 
 
 class PolicyIn(Strict):
@@ -367,7 +370,7 @@ class PolicyOut(Schema):
     log_index = Integer()
 
 
-class PolicyList(Schema):
+class PolicyList(Paged):
     policies = List(Nested(PolicyOut))
 
 
@@ -394,7 +397,7 @@ class ErasureRequestIn(Strict):
     item = String(load_default=None, validate=Length(1, 40))
 
 
-class ConsentList(Schema):
+class ConsentList(Paged):
     worker = String(metadata={"description": "the worker's pseudonym"})
     consents = List(Nested(ConsentOut))
 
@@ -484,12 +487,11 @@ class ErasureRequestOut(Schema):
     erasures = List(Nested(CausedErasureOut))
 
 
-class ErasureRequestsQuery(Strict):
+class ErasureRequestsQuery(PageQuery):
     status = String(load_default=None, validate=OneOf(["in_progress", "completed", "overdue"]))
-    limit = Integer(load_default=100, validate=Range(min=1, max=1000))
 
 
-class ErasureRequestList(Schema):
+class ErasureRequestList(Paged):
     requests = List(Nested(ErasureRequestOut))
 
 
@@ -504,7 +506,7 @@ class WebhookEndpointOut(Schema):
     secret = String(metadata={"description": "whsec_...: shown once, when created"})
 
 
-class WebhookEndpointList(Schema):
+class WebhookEndpointList(Paged):
     endpoints = List(Nested(WebhookEndpointOut))
 
 
