@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from apiflask import Schema
@@ -78,7 +78,7 @@ class Cursor:
             if not isinstance(decoded, list) or decoded[:1] != [self.name]:
                 raise ValueError("not a cursor of this list")
             return tuple(_value(kind, v) for kind, v in zip(self.types, decoded[1:], strict=True))
-        except (ValueError, TypeError, binascii.Error):  # JSON and Unicode errors are ValueErrors
+        except (ValueError, TypeError, OverflowError, binascii.Error):  # JSON, Unicode: ValueError
             raise HTTPError(
                 422,
                 detail={
@@ -95,7 +95,7 @@ def _value(kind: type, value: Any) -> Any:
         moment = datetime.fromisoformat(value)
         if moment.tzinfo is None:
             raise ValueError("a naive time")
-        return moment
+        return moment.astimezone(UTC)  # OverflowError at the ends of the calendar
     if kind is int and type(value) is int and 0 <= value <= MAX_INT:
         return value
     if kind is str and isinstance(value, str) and len(value) <= MAX_TEXT and "\x00" not in value:
