@@ -16,6 +16,7 @@ from api import (
     erasures,
     errors,
     items,
+    logconfig,
     logs,
     policies,
     redactions,
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     i18n.install(app)
     errors.register(app)
+    logconfig.install(app)
     app.teardown_appcontext(close_session)
 
     @app.before_request
