@@ -17,6 +17,7 @@ from api import (
     errors,
     idempotency,
     items,
+    logconfig,
     logs,
     manifests,
     policies,
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     i18n.install(app)
     errors.register(app)
+    logconfig.install(app)
     app.teardown_appcontext(close_session)
 
     @app.before_request

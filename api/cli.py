@@ -59,9 +59,11 @@ def serve(lazy: Lazy, host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve  # type: ignore[import-untyped,unused-ignore]
 
     from api.app import create_app
+    from api.logconfig import configure
     from api.scheduler import build_scheduler
 
     container = lazy.get()
+    configure(container.settings.log_level)
     app = create_app(container=container)
     scheduler = build_scheduler(container)
     scheduler.start()
@@ -341,7 +343,11 @@ def redaction_work(lazy: Lazy, once: bool, every: float) -> None:
     """Run redaction jobs as they come (a job runner of its own, beside the web app)."""
     import time
 
-    redactions = lazy.get().redactions
+    from api.logconfig import configure
+
+    container = lazy.get()
+    configure(container.settings.log_level)
+    redactions = container.redactions
     while True:
         ran = redactions.run_due()
         if once:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from apiflask import APIBlueprint
 
 from api import schemas
 from api.auth import ANY_ROLE, auth, principal
+from api.cursors import Cursor, PageQuery
 from api.deps import container, session
 from ledger.clock import format_ts
 from ledger.models import Manifest
@@ -15,6 +17,7 @@ from retention.manifests import status as manifest_status
 
 bp = APIBlueprint("manifests", __name__, url_prefix="/v1/manifests", tag="Manifests")
 CALLERS = ["platform", "admin"]
+CURSOR = Cursor("manifests", datetime, str)
 
 
 def summary(manifest: Manifest) -> dict[str, Any]:
@@ -64,6 +67,18 @@ def issue(body: dict[str, Any]) -> dict[str, Any]:
         who.tenant_id, body["items"], body["purpose"], body["recipient"], body["name"], who.key_id
     )
     return render(issued.manifest, _checkpoint(issued.manifest.token))
+
+
+@bp.get("")
+@bp.auth_required(auth, roles=ANY_ROLE)
+@bp.input(PageQuery, location="query", arg_name="query")
+@bp.output(schemas.ManifestList)
+def list_manifests(query: dict[str, Any]) -> dict[str, Any]:
+    """The tenant's manifests, oldest first, with when each was first seen tainted."""
+    page = container().manifests.page(
+        session(), principal().tenant_id, CURSOR.decode(query["after"]), query["limit"]
+    )
+    return {"manifests": [summary(m) for m in page.rows], "next": CURSOR.encode(page.next)}
 
 
 @bp.get("/<manifest_id>")

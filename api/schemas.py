@@ -7,6 +7,7 @@ from apiflask.fields import AwareDateTime, Boolean, Dict, Integer, List, Nested,
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import RAISE
 
+from api.cursors import Paged, PageQuery
 from api.portal.i18n import LANGUAGES
 from ledger.decisions import MAX_BATCH
 from ledger.manifests import MAX_NAME as MAX_MANIFEST_NAME
@@ -92,7 +93,11 @@ class LogHead(Schema):
 
 
 class CheckpointsQuery(Strict):
-    after = Integer(load_default=-1, validate=Range(min=-1))
+    after = Integer(
+        load_default=-1,
+        validate=Range(min=-1, max=2**63 - 1),
+        metadata={"description": "a tree size: `next` of the previous page; omit for the first"},
+    )
     limit = Integer(load_default=100, validate=Range(min=1, max=1000))
 
 
@@ -120,7 +125,7 @@ class ApiKeyOut(Schema):
     api_key = String(metadata={"description": "the key itself; shown once, on creation"})
 
 
-class ApiKeyList(Schema):
+class ApiKeyList(Paged):
     keys = List(Nested(ApiKeyOut))
 
 
@@ -334,9 +339,8 @@ class BatchCheckOut(Schema):
     results = List(Nested(CheckOut))
 
 
-class UsesQuery(Strict):
-    after = String(load_default=None, metadata={"description": "`next` of the previous page"})
-    limit = Integer(load_default=100, validate=Range(min=1, max=1000))
+class UsesQuery(PageQuery):
+    """A worker's uses, a page at a time."""
 
 
 class UseOut(Schema):
@@ -348,10 +352,9 @@ class UseOut(Schema):
     log_index = Integer()
 
 
-class UsesOut(Schema):
+class UsesOut(Paged):
     worker = String(metadata={"description": "the worker's pseudonym"})
     uses = List(Nested(UseOut))
-    next = String(allow_none=True)
 
 
 class PolicyIn(Strict):
@@ -368,7 +371,7 @@ class PolicyOut(Schema):
     log_index = Integer()
 
 
-class PolicyList(Schema):
+class PolicyList(Paged):
     policies = List(Nested(PolicyOut))
 
 
@@ -395,7 +398,7 @@ class ErasureRequestIn(Strict):
     item = String(load_default=None, validate=Length(1, 40))
 
 
-class ConsentList(Schema):
+class ConsentList(Paged):
     worker = String(metadata={"description": "the worker's pseudonym"})
     consents = List(Nested(ConsentOut))
 
@@ -485,12 +488,11 @@ class ErasureRequestOut(Schema):
     erasures = List(Nested(CausedErasureOut))
 
 
-class ErasureRequestsQuery(Strict):
+class ErasureRequestsQuery(PageQuery):
     status = String(load_default=None, validate=OneOf(["in_progress", "completed", "overdue"]))
-    limit = Integer(load_default=100, validate=Range(min=1, max=1000))
 
 
-class ErasureRequestList(Schema):
+class ErasureRequestList(Paged):
     requests = List(Nested(ErasureRequestOut))
 
 
@@ -505,7 +507,7 @@ class WebhookEndpointOut(Schema):
     secret = String(metadata={"description": "whsec_...: shown once, when created"})
 
 
-class WebhookEndpointList(Schema):
+class WebhookEndpointList(Paged):
     endpoints = List(Nested(WebhookEndpointOut))
 
 
@@ -622,6 +624,10 @@ class ManifestSummaryOut(Schema):
     tainted_since = String(
         allow_none=True, metadata={"description": "when the first item was noticed affected"}
     )
+
+
+class ManifestList(Paged):
+    manifests = List(Nested(ManifestSummaryOut))
 
 
 class ManifestOut(ManifestSummaryOut):

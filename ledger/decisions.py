@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.appender import Appended, Appender, LogWriter
@@ -26,6 +26,7 @@ from ledger.errors import InvalidRequest, NotFound
 from ledger.ids import new_id
 from ledger.logs import tenant_log_id
 from ledger.models import Consent, Item, ItemRoot, Policy, UseDecision, Worker
+from ledger.pages import Key, Page, cut, keyset
 from ledger.vocabulary import PARTY_PATTERN, PLATFORM, PURPOSES
 
 # Every reason a check can give, in the order they are reported.
@@ -444,11 +445,12 @@ class CheckService:
         session: Session,
         tenant_id: str,
         worker: str,
-        after: tuple[int, str] | None = None,
+        after: Key | None = None,
         limit: int = 100,
-    ) -> tuple[str, list[Use]]:
-        """Allowed uses of any item descending from the worker's clips, oldest first.
-        `worker` is the worker's pseudonym or the platform's reference."""
+    ) -> tuple[str, Page[Use]]:
+        """Allowed uses of any item descending from the worker's clips, oldest first, `limit`
+        at a time after the key `after`. `worker` is the worker's pseudonym or the platform's
+        reference."""
         found = session.scalar(
             select(Worker.id).where(
                 Worker.tenant_id == tenant_id, (Worker.id == worker) | (Worker.ref == worker)
@@ -466,14 +468,12 @@ class CheckService:
                 UseDecision.decision == "allow",
                 UseDecision.item_id.in_(items),
             )
-            .order_by(UseDecision.log_index, UseDecision.id)
-            .limit(limit)
         )
-        if after is not None:
-            query = query.where(tuple_(UseDecision.log_index, UseDecision.id) > tuple_(*after))
-        return found, [
+        order = (UseDecision.log_index, UseDecision.id)
+        uses = [
             Use(
                 d.item_id or "", kind, d.purpose, d.recipient, d.at, d.log_index, d.api_key_id, d.id
             )
-            for d, kind in session.execute(query)
+            for d, kind in session.execute(keyset(query, order, after, limit))
         ]
+        return found, cut(uses, limit, lambda u: (u.log_index, u.decision_id))

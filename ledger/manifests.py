@@ -17,10 +17,9 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ledger.appender import Appended, Appender, LogWriter, covering_checkpoint
@@ -41,6 +40,7 @@ from ledger.logs import LogReader, tenant_log_id
 from ledger.merkle import ProofError, leaf_hash, verify_inclusion
 from ledger.models import Consent, Item, Log, Manifest, ManifestItem
 from ledger.note import NoteError, parse_checkpoint, verify_note
+from ledger.pages import Key, Page, cut, keyset
 from ledger.receipts import ReceiptError, receipt_hash, sign_receipt, verify_receipt
 from ledger.signing import Signer
 from ledger.verify import keys_from_document
@@ -271,14 +271,15 @@ class Manifests:
         return len(listing)
 
     @staticmethod
-    def page(
-        session: Session, tenant_id: str, after: tuple[datetime, str] | None, limit: int
-    ) -> list[Manifest]:
-        """The tenant's manifests, oldest first, after a (issued_at, id) key."""
-        query = select(Manifest).where(Manifest.tenant_id == tenant_id)
-        if after is not None:
-            query = query.where(tuple_(Manifest.issued_at, Manifest.id) > tuple_(*after))
-        return list(session.scalars(query.order_by(Manifest.issued_at, Manifest.id).limit(limit)))
+    def page(session: Session, tenant_id: str, after: Key | None, limit: int) -> Page[Manifest]:
+        """The tenant's manifests, oldest first, `limit` at a time after `after`."""
+        query = keyset(
+            select(Manifest).where(Manifest.tenant_id == tenant_id),
+            (Manifest.issued_at, Manifest.id),
+            after,
+            limit,
+        )
+        return cut(session.scalars(query).all(), limit, lambda m: (m.issued_at, m.id))
 
     @staticmethod
     def epoch(session: Session, tenant_id: str) -> int:
