@@ -88,6 +88,33 @@ def test_every_page_is_followed_to_the_last(custody, container, clock):
     assert every == custody.logs.checkpoints(limit=1000).items
 
 
+def test_every_list_is_walked_page_by_page(custody, clock):
+    for n in range(3):
+        custody.policies.publish(f"v{n}", "https://p.example/terms", ["motion_imitation"])
+        custody.webhook_endpoints.add(f"http://127.0.0.1:9/hook-{n}")
+        consent = custody.consents.give(**CONSENT)
+        clip = custody.clips.register(
+            content=f"clip {n}".encode(),
+            worker="w-123",
+            consent=consent["id"],
+            data_categories=["body_motion"],
+            captured_at=clock.now(),
+        )
+        custody.erasure_requests.create("w-123", item=clip["id"])
+    lists = [
+        (custody.policies.list, (), "version"),
+        (custody.webhook_endpoints.list, (), "id"),
+        (custody.workers.consents, ("w-123",), "id"),
+        (custody.erasure_requests.list, (), "id"),
+    ]
+    for list_page, args, key in lists:
+        first = list_page(*args, limit=1)
+        assert len(first.items) == 1 and first.next is not None, list_page
+        walked = [row[key] for row in custody.iterate(list_page, *args, limit=1)]
+        whole = [row[key] for row in list_page(*args, limit=1000).items]
+        assert len(walked) == 3 and walked == whole, list_page
+
+
 def test_a_cursor_that_repeats_is_refused():
     def stuck(after: str | None = None) -> Page[int]:
         return Page([1], "same")
