@@ -38,14 +38,14 @@ def install(app: APIFlask) -> None:
                 f"{HEADER} must be 1 to 255 printable ASCII characters, such as a UUID",
                 errors=[{"in": "header", "field": HEADER, "message": "not a usable key"}],
             )
-        print_ = fingerprint(
+        digest = fingerprint(
             request.method.encode(),
             request.path.encode(),
             request.query_string,
             request.get_data(cache=True),
         )
         try:
-            claim_id, first = container().idempotency.claim(scope_of(credential), key, print_)
+            claim_id, first = container().idempotency.claim(scope_of(credential), key, digest)
         except KeyReused as exc:
             return problem(
                 422, str(exc), errors=[{"in": "header", "field": HEADER, "message": str(exc)}]

@@ -34,7 +34,7 @@ from ledger.decisions import (
     decisions_data,
 )
 from ledger.entries import ID, EntryType, obj, register
-from ledger.errors import InvalidRequest, NotFound, TryLater
+from ledger.errors import InvalidRequest, KeyUnavailable, NotFound, TryLater
 from ledger.ids import new_id
 from ledger.logs import LogReader, tenant_log_id
 from ledger.merkle import ProofError, leaf_hash, verify_inclusion
@@ -180,8 +180,8 @@ class Manifests:
         manifest = made[-1]
         try:
             manifest.token = self.seal(manifest)
-        except TryLater:
-            pass  # issued and on the log; `get` signs it once a checkpoint covers it
+        except (TryLater, KeyUnavailable):
+            pass  # issued and on the log, which is what counts; `get` signs it later
         return Issued(manifest, decided)
 
     def seal(self, manifest: Manifest) -> str | None:

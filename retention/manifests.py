@@ -12,6 +12,7 @@ endpoints once per item.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -114,26 +115,15 @@ class _Dates:
         return min(found) if found else None
 
 
-def affected(
-    session: Session, manifest: Manifest, now: datetime, only: set[str] | None = None
+def judge(
+    session: Session, tenant_id: str, ids: list[str], purpose: str, recipient: str, now: datetime
 ) -> list[Affected]:
-    """The manifest's allowed items (or those of `only`) that checks would now deny."""
-    ids = list(
-        session.scalars(
-            select(ManifestItem.item_id)
-            .where(ManifestItem.manifest_id == manifest.id)
-            .order_by(ManifestItem.item_id)
-        )
-    )
-    if only is not None:
-        ids = [i for i in ids if i in only]
+    """Those of `ids` that checks for this purpose and recipient would now deny, and why."""
     if not ids:
         return []
-    decided = CheckService.evaluate(
-        session, manifest.tenant_id, ids, manifest.purpose, manifest.recipient, now
-    )
+    decided = CheckService.evaluate(session, tenant_id, ids, purpose, recipient, now)
     denied = [d for d in decided if d.decision == "deny"]
-    dates = _Dates(session, denied, manifest.purpose)
+    dates = _Dates(session, denied, purpose)
     found = []
     for d in denied:
         state = next(
@@ -142,6 +132,18 @@ def affected(
         )
         found.append(Affected(d.asked, state, dates.since(d, state, now), d.reasons))
     return found
+
+
+def affected(session: Session, manifest: Manifest, now: datetime) -> list[Affected]:
+    """The manifest's allowed items that checks would now deny."""
+    ids = list(
+        session.scalars(
+            select(ManifestItem.item_id)
+            .where(ManifestItem.manifest_id == manifest.id)
+            .order_by(ManifestItem.item_id)
+        )
+    )
+    return judge(session, manifest.tenant_id, ids, manifest.purpose, manifest.recipient, now)
 
 
 def status(
@@ -180,45 +182,39 @@ class ManifestWatch:
         return noticed
 
     def _tenant(self, tenant_id: str) -> int:
+        """Items not yet noticed are judged once per purpose and recipient, however many
+        manifests list them (training runs reuse their data)."""
+        now = self.clock.now()
         with self.appender.db.session() as session:
             epoch = Manifests.epoch(session, tenant_id)
-        if self._seen.get(tenant_id) == epoch:
-            return 0
-        noticed = 0
-        with self.appender.db.session() as session:
-            manifests = list(
-                session.scalars(
-                    select(Manifest)
-                    .where(
-                        Manifest.tenant_id == tenant_id,
-                        Manifest.id.in_(
-                            select(ManifestItem.manifest_id).where(
-                                ManifestItem.noticed_state.is_(None)
-                            )
-                        ),
-                    )
-                    .order_by(Manifest.issued_at, Manifest.id)
-                )
+            if self._seen.get(tenant_id) == epoch:
+                return 0
+            listed: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(
+                lambda: defaultdict(list)
             )
-        for manifest in manifests:
-            noticed += self._manifest(manifest)
+            for manifest_id, item_id, purpose, recipient in session.execute(
+                select(
+                    ManifestItem.manifest_id,
+                    ManifestItem.item_id,
+                    Manifest.purpose,
+                    Manifest.recipient,
+                )
+                .join(Manifest, Manifest.id == ManifestItem.manifest_id)
+                .where(Manifest.tenant_id == tenant_id, ManifestItem.noticed_state.is_(None))
+            ):
+                listed[purpose, recipient][item_id].append(manifest_id)
+            found: dict[str, list[Affected]] = defaultdict(list)
+            for (purpose, recipient), items in listed.items():
+                for a in judge(session, tenant_id, sorted(items), purpose, recipient, now):
+                    for manifest_id in items[a.item]:
+                        found[manifest_id].append(a)
+        noticed = sum(self._notice(m, found[m], now) for m in sorted(found))
         self._seen[tenant_id] = epoch
         return noticed
 
-    def _manifest(self, manifest: Manifest) -> int:
-        now = self.clock.now()
-        with self.appender.db.session() as session:  # decide outside the write lock
-            fresh = set(
-                session.scalars(
-                    select(ManifestItem.item_id).where(
-                        ManifestItem.manifest_id == manifest.id,
-                        ManifestItem.noticed_state.is_(None),
-                    )
-                )
-            )
-            found = affected(session, manifest, now, only=fresh)
-        if not found:
-            return 0
+    def _notice(self, manifest_id: str, found: list[Affected], now: datetime) -> int:
+        """Mark the items noticed and tell the platform, in one transaction; items another
+        pass marked first are left out."""
         with self.appender.db.write() as session, session.begin():
             new = [
                 a
@@ -226,7 +222,7 @@ class ManifestWatch:
                 if session.execute(
                     update(ManifestItem)
                     .where(
-                        ManifestItem.manifest_id == manifest.id,
+                        ManifestItem.manifest_id == manifest_id,
                         ManifestItem.item_id == a.item,
                         ManifestItem.noticed_state.is_(None),
                     )
@@ -235,11 +231,11 @@ class ManifestWatch:
             ]
             if not new:
                 return 0
-            row = session.get(Manifest, manifest.id)
-            assert row is not None
+            manifest = session.get(Manifest, manifest_id)
+            assert manifest is not None
             since = min((a.since for a in new if a.since), default=now)
-            if row.tainted_at is None or since < row.tainted_at:
-                row.tainted_at = since
+            if manifest.tainted_at is None or since < manifest.tainted_at:
+                manifest.tainted_at = since
             self.webhooks.enqueue(
                 session,
                 manifest.tenant_id,
@@ -252,10 +248,10 @@ class ManifestWatch:
                         {"item": a.item, "state": a.state, "since": a.render()["since"]}
                         for a in new
                     ],
-                    "tainted_since": format_ts(row.tainted_at),
+                    "tainted_since": format_ts(manifest.tainted_at),
                     "status": f"/v1/manifests/{manifest.id}/status",
                 },
                 manifest_id=manifest.id,
             )
-        log.info("manifest %s: %d items newly affected", manifest.id, len(new))
+        log.info("manifest %s: %d items newly affected", manifest_id, len(new))
         return len(new)

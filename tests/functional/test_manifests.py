@@ -146,15 +146,17 @@ def test_the_platform_is_told_once_when_a_manifest_item_is_withdrawn(
         secret = api.post("/v1/webhook-endpoints", {"url": hook.url}).json["secret"]
         made = issue(api, [t["clip"]["id"], t["label"]["id"], t["other"]["id"]], name="run-7")
         untouched = issue(api, [t["other"]["id"]])
+        also = issue(api, [t["clip"]["id"]])  # another run on the same clip
         assert container.manifest_watch.run() == 0
         api.post(f"/v1/consents/{t['consent']}/withdraw", {})
-        assert container.manifest_watch.run() == 2
+        assert container.manifest_watch.run() == 3
         assert container.manifest_watch.run() == 0  # once per item
         container.webhooks.deliver_due()
-        assert len(hook.received) == 1
-        sent = hook.received[0]
-        assert signed_correctly(secret, sent)
-        event = json.loads(sent.body)
+        assert len(hook.received) == 2
+        assert all(signed_correctly(secret, sent) for sent in hook.received)
+        events = {e["data"]["manifest"]: e for e in (json.loads(r.body) for r in hook.received)}
+        event = events[made["id"]]
+    assert [i["item"] for i in events[also["id"]]["data"]["items"]] == [t["clip"]["id"]]
     assert event["type"] == "manifest.tainted"
     assert event["data"]["manifest"] == made["id"] and event["data"]["name"] == "run-7"
     assert {i["item"] for i in event["data"]["items"]} == {t["clip"]["id"], t["label"]["id"]}
