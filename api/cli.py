@@ -44,6 +44,14 @@ def _emit(as_json: bool, payload: dict[str, Any], lines: list[str]) -> None:
     click.echo(json.dumps(payload) if as_json else "\n".join(lines))
 
 
+KEYS_OPTION = click.option(
+    "--keys",
+    "keys_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="key document from /.well-known/custody-keys (default: this service's keys)",
+)
+
+
 @click.group()
 def main() -> None:
     """Custody: consent, provenance and compliance ledger."""
@@ -224,12 +232,7 @@ def receipts() -> None:
 
 @receipts.command("verify")
 @click.argument("receipt", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--keys",
-    "keys_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="key document from /.well-known/custody-keys (default: this service's keys)",
-)
+@KEYS_OPTION
 def receipts_verify(receipt: Path, keys_file: Path | None) -> None:
     """Check a receipt's signature offline and print what it says."""
     try:
@@ -364,12 +367,7 @@ def certificates() -> None:
 
 @certificates.command("verify")
 @click.argument("certificate", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--keys",
-    "keys_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="key document from /.well-known/custody-keys (default: this service's keys)",
-)
+@KEYS_OPTION
 def certificates_verify(certificate: Path, keys_file: Path | None) -> None:
     """Check a deletion certificate offline: its signature, its checkpoint's signature, and
     the tombstone's inclusion proof. Prints what was erased."""
@@ -396,12 +394,7 @@ def manifests() -> None:
 
 @manifests.command("verify")
 @click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--keys",
-    "keys_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="key document from /.well-known/custody-keys (default: this service's keys)",
-)
+@KEYS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="print the manifest's claims as JSON")
 def manifests_verify(manifest: Path, keys_file: Path | None, as_json: bool) -> None:
     """Check a manifest offline: its signature, its checkpoint's signature, the inclusion

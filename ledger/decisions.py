@@ -352,7 +352,7 @@ class CheckService:
         self, tenant_id: str, asked: str, purpose: str, recipient: str, by: str | None
     ) -> Decision:
         """One item: one `use.decided` entry."""
-        return self._run(tenant_id, [asked], purpose, recipient, by, _record_one)[0]
+        return self.decide_and_record(tenant_id, [asked], purpose, recipient, by, _record_one)[0]
 
     def check_batch(
         self, tenant_id: str, asked: list[str], purpose: str, recipient: str, by: str | None
@@ -390,17 +390,6 @@ class CheckService:
         a row of the record of uses, pointing at that entry."""
         if not 0 < len(asked) <= MAX_BATCH:
             raise InvalidRequest(f"items must list 1 to {MAX_BATCH} items", "items")
-        return self._run(tenant_id, asked, purpose, recipient, by, record)
-
-    def _run(
-        self,
-        tenant_id: str,
-        asked: list[str],
-        purpose: str,
-        recipient: str,
-        by: str | None,
-        record: Record,
-    ) -> list[Decision]:
         _check_terms(purpose, recipient)
         for a in asked:
             _parse(a)
