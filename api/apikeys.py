@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from apiflask import APIBlueprint
 
 from api import schemas
 from api.auth import auth, principal
+from api.cursors import Cursor, PageQuery
 from api.deps import container
 
 bp = APIBlueprint("apikeys", __name__, url_prefix="/v1/apikeys", tag="API keys")
+CURSOR = Cursor("apikeys", datetime, str)
 
 
 def _ts(value: Any) -> str | None:
@@ -29,10 +32,13 @@ def create(body: dict[str, str]) -> dict[str, Any]:
 
 @bp.get("")
 @bp.auth_required(auth, roles=["admin"])
+@bp.input(PageQuery, location="query", arg_name="query")
 @bp.output(schemas.ApiKeyList)
-def index() -> dict[str, Any]:
-    """This tenant's keys (never the keys themselves)."""
-    keys = container().apikeys.list(principal().tenant_id)
+def index(query: dict[str, Any]) -> dict[str, Any]:
+    """This tenant's keys (never the keys themselves), oldest first."""
+    page = container().apikeys.page(
+        principal().tenant_id, CURSOR.decode(query["after"]), query["limit"]
+    )
     return {
         "keys": [
             {
@@ -41,8 +47,9 @@ def index() -> dict[str, Any]:
                 "created_at": _ts(k.created_at),
                 "revoked_at": _ts(k.revoked_at),
             }
-            for k in keys
-        ]
+            for k in page.rows
+        ],
+        "next": CURSOR.encode(page.next),
     }
 
 

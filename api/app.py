@@ -16,10 +16,14 @@ from api import (
     content_types,
     erasures,
     errors,
+    idempotency,
     items,
+    logconfig,
     logs,
+    manifests,
     openapi,
     policies,
+    ratelimit,
     redactions,
     reports,
     webhooks,
@@ -30,7 +34,7 @@ from api.container import Container, build
 from api.deps import close_session
 from api.portal import i18n, pages
 from api.settings import Settings
-from api.throttle import Attempts
+from api.throttle import Attempts, RequestLimit
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> APIFlask:
@@ -66,6 +70,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     i18n.install(app)
     errors.register(app)
     openapi.install(app)
+    logconfig.install(app)
     app.teardown_appcontext(close_session)
 
     @app.before_request
@@ -75,6 +80,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else secrets.token_hex(8)
         )
 
+    ratelimit.install(
+        app,
+        RequestLimit(settings.rate_limit_storage, settings.rate_limit)
+        if settings.rate_limit
+        else None,
+    )
+    content_types.install(app)  # before idempotency: a body refused claims no key
+    idempotency.install(app)
+
     @app.after_request
     def _headers(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
@@ -82,7 +96,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
-    content_types.install(app)  # after the request id, which its refusals carry
     for blueprint in (
         wellknown.bp,
         logs.bp,
@@ -91,6 +104,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         consents.bp,
         items.bp,
         checks.bp,
+        manifests.bp,
         workers.bp,
         erasures.bp,
         webhooks.bp,

@@ -44,6 +44,14 @@ def _emit(as_json: bool, payload: dict[str, Any], lines: list[str]) -> None:
     click.echo(json.dumps(payload) if as_json else "\n".join(lines))
 
 
+KEYS_OPTION = click.option(
+    "--keys",
+    "keys_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="key document from /.well-known/custody-keys (default: this service's keys)",
+)
+
+
 @click.group()
 def main() -> None:
     """Custody: consent, provenance and compliance ledger."""
@@ -59,9 +67,11 @@ def serve(lazy: Lazy, host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve  # type: ignore[import-untyped,unused-ignore]
 
     from api.app import create_app
+    from api.logconfig import configure
     from api.scheduler import build_scheduler
 
     container = lazy.get()
+    configure(container.settings.log_level)
     app = create_app(container=container)
     scheduler = build_scheduler(container)
     scheduler.start()
@@ -250,12 +260,7 @@ def receipts() -> None:
 
 @receipts.command("verify")
 @click.argument("receipt", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--keys",
-    "keys_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="key document from /.well-known/custody-keys (default: this service's keys)",
-)
+@KEYS_OPTION
 def receipts_verify(receipt: Path, keys_file: Path | None) -> None:
     """Check a receipt's signature offline and print what it says."""
     try:
@@ -369,7 +374,11 @@ def redaction_work(lazy: Lazy, once: bool, every: float) -> None:
     """Run redaction jobs as they come (a job runner of its own, beside the web app)."""
     import time
 
-    redactions = lazy.get().redactions
+    from api.logconfig import configure
+
+    container = lazy.get()
+    configure(container.settings.log_level)
+    redactions = container.redactions
     while True:
         ran = redactions.run_due()
         if once:
@@ -386,12 +395,7 @@ def certificates() -> None:
 
 @certificates.command("verify")
 @click.argument("certificate", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--keys",
-    "keys_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="key document from /.well-known/custody-keys (default: this service's keys)",
-)
+@KEYS_OPTION
 def certificates_verify(certificate: Path, keys_file: Path | None) -> None:
     """Check a deletion certificate offline: its signature, its checkpoint's signature, and
     the tombstone's inclusion proof. Prints what was erased."""
@@ -409,6 +413,36 @@ def certificates_verify(certificate: Path, keys_file: Path | None) -> None:
         f"{claims['checkpoint']['tree_size']}",
         err=True,
     )
+
+
+@main.group()
+def manifests() -> None:
+    """Training-set manifests."""
+
+
+@manifests.command("verify")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@KEYS_OPTION
+@click.option("--json", "as_json", is_flag=True, help="print the manifest's claims as JSON")
+def manifests_verify(manifest: Path, keys_file: Path | None, as_json: bool) -> None:
+    """Check a manifest offline: its signature, its checkpoint's signature, the inclusion
+    proof of its log entry, and that the entry records exactly what the manifest lists."""
+    from ledger.manifests import ManifestError, verify_manifest
+
+    try:
+        claims = verify_manifest(manifest.read_text(), _key_document(keys_file))
+    except ManifestError as exc:
+        raise click.ClickException(f"manifest does not verify: {exc}") from exc
+    if as_json:
+        click.echo(json.dumps(claims, indent=2, sort_keys=True))
+    else:
+        click.echo(
+            f"manifest {claims['manifest']} verifies: {len(claims['items'])} allowed, "
+            f"{len(claims['refused'])} refused, for {claims['purpose']} by "
+            f"{claims['recipient']}, issued {claims['issued_at']}; entry "
+            f"{claims['entry']['index']} in a checkpoint of size "
+            f"{claims['checkpoint']['tree_size']}"
+        )
 
 
 def _key_document(keys_file: Path | None) -> dict[str, Any]:

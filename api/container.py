@@ -14,8 +14,10 @@ from ledger.clock import Clock, DatabaseClock
 from ledger.consents import ConsentService
 from ledger.db import Database, make_engine, upgrade
 from ledger.decisions import CheckService
+from ledger.idempotency import Idempotency
 from ledger.items import ItemService
 from ledger.keys import KeyRing
+from ledger.manifests import Manifests
 from ledger.policies import PolicyService
 from ledger.s3 import S3Backend
 from ledger.signing import FileKeyStore, KeyStore
@@ -26,6 +28,7 @@ from reports.audit import AuditReport
 from reports.export import AuditExport
 from reports.issued import Reports
 from reports.worker import WorkerReport
+from retention.manifests import ManifestWatch
 from retention.requests import ErasureRequests
 from retention.sweep import Retention
 from retention.webhooks import Webhooks
@@ -45,6 +48,8 @@ class Container:
     vault: Vault
     items: ItemService
     checks: CheckService
+    manifests: Manifests
+    manifest_watch: ManifestWatch
     erasure_requests: ErasureRequests
     webhooks: Webhooks
     retention: Retention
@@ -54,6 +59,7 @@ class Container:
     audit_report: AuditReport
     audit_export: AuditExport
     access: WorkerAccess
+    idempotency: Idempotency
     cookie_key: bytes  # signs the portal's cookies
 
     def close(self) -> None:
@@ -101,6 +107,7 @@ def build(
     requests = ErasureRequests(appender, settings.erasure_deadline)
     webhooks = Webhooks(appender, vault, clock)
     items = ItemService(appender, vault)
+    checks = CheckService(appender)
     reports = Reports(appender)
     return Container(
         settings=settings,
@@ -114,7 +121,9 @@ def build(
         policies=PolicyService(appender),
         vault=vault,
         items=items,
-        checks=CheckService(appender),
+        checks=checks,
+        manifests=Manifests(appender, checks, keys.statement_signer, settings.origin),
+        manifest_watch=ManifestWatch(appender, webhooks, clock),
         erasure_requests=requests,
         webhooks=webhooks,
         retention=Retention(
@@ -140,5 +149,6 @@ def build(
             derive_key(master, b"access-links"),
             timedelta(seconds=settings.worker_session_seconds),
         ),
+        idempotency=Idempotency(db, clock, derive_key(master, b"idempotency")),
         cookie_key=derive_key(master, b"portal-cookies"),
     )

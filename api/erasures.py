@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from apiflask import APIBlueprint
 from flask import Response, url_for
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import schemas
 from api.auth import ANY_ROLE, WORKER_TOO, auth, principal, visible, worker_in_path
+from api.cursors import Cursor
 from api.deps import container, session
 from api.openapi import answers, error_answer, file_answer
 from ledger.clock import format_ts
@@ -22,6 +23,7 @@ from retention.status import retention_status
 
 bp = APIBlueprint("erasures", __name__, tag="Retention")
 WRITERS = ["platform", "admin"]
+REQUESTS = Cursor("erasure-requests", datetime, str)
 
 
 def _ts(value: Any) -> str | None:
@@ -103,22 +105,22 @@ def create_request(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str,
 @bp.input(schemas.ErasureRequestsQuery, location="query", arg_name="query")
 @bp.output(schemas.ErasureRequestList)
 def list_requests(query: dict[str, Any]) -> dict[str, Any]:
-    """Requests, oldest deadline first; `status=overdue` lists those past their deadline."""
+    """Requests, earliest deadline first; `status=overdue` lists those past their deadline.
+    A worker token lists its own worker's."""
     db = session()
-    wanted = select(ErasureRequest).where(ErasureRequest.tenant_id == principal().tenant_id)
-    if query["status"] == "overdue":
-        wanted = wanted.where(
-            ErasureRequest.status == "in_progress",
-            ErasureRequest.deadline < container().clock.now(),
-        )
-    elif query["status"]:
-        wanted = wanted.where(ErasureRequest.status == query["status"])
-    if principal().worker_id is not None:
-        wanted = wanted.where(ErasureRequest.worker_id == principal().worker_id)
-    found = db.scalars(
-        wanted.order_by(ErasureRequest.deadline, ErasureRequest.id).limit(query["limit"])
+    page = container().erasure_requests.page(
+        db,
+        principal().tenant_id,
+        container().clock.now(),
+        status=query["status"],
+        worker_id=principal().worker_id,
+        after=REQUESTS.decode(query["after"]),
+        limit=query["limit"],
     )
-    return {"requests": [render_request(db, r) for r in found]}
+    return {
+        "requests": [render_request(db, r) for r in page.rows],
+        "next": REQUESTS.encode(page.next),
+    }
 
 
 @bp.get("/v1/erasure-requests/<request_id>")

@@ -36,7 +36,7 @@ def head(log: str) -> dict[str, Any]:
     """The log's current size and root, and its latest signed checkpoint."""
     reader = LogReader(session())
     current = reader.head(log, principal().tenant_id)
-    checkpoints = reader.checkpoints(log, after=current.checkpoint_size - 1, limit=1)
+    checkpoints = reader.checkpoints(log, after=current.checkpoint_size - 1, limit=1).rows
     return {
         "log": current.id,
         "origin": current.origin,
@@ -59,8 +59,8 @@ def checkpoint(log: str) -> Response:
 @bp.output(schemas.CheckpointsOut)
 def checkpoints(log: str, query: dict[str, int]) -> dict[str, Any]:
     """Every stored checkpoint, oldest first, so that consistency between any two can be
-    checked. Cursor: pass the last tree_size as `after`. Public."""
-    rows = LogReader(session()).checkpoints(log, query["after"], query["limit"])
+    checked. The cursor is a tree size: `next` is the last one of the page. Public."""
+    page = LogReader(session()).checkpoints(log, query["after"], query["limit"])
     return {
         "checkpoints": [
             {
@@ -69,9 +69,9 @@ def checkpoints(log: str, query: dict[str, int]) -> dict[str, Any]:
                 "created_at": c.created_at.isoformat().replace("+00:00", "Z"),
                 "note": c.note,
             }
-            for c in rows
+            for c in page.rows
         ],
-        "next": rows[-1].tree_size if len(rows) == query["limit"] else None,
+        "next": page.next[0] if page.next is not None else None,
     }
 
 

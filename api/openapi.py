@@ -4,9 +4,10 @@ APIFlask documents each view's success answer and some errors, as `application/j
 its own error schemas; the service answers every error as RFC 9457
 `application/problem+json` (api.errors). This module is the app's spec processor: every
 error answer of every operation becomes a Problem, the errors an operation can give are
-added by rule (auth, path parameters, a body, a write, /v1 limits), and every answer
-documents the `X-Request-Id` header. A view declares only codes of its own, with
-`@bp.doc(responses=...)`; this module gives them the Problem body too.
+added by rule (auth, path parameters, a body, a write, idempotency keys, the /v1 request
+quota), and every answer documents its headers (`X-Request-Id`; under /v1 the quota's
+`RateLimit-*`). A view declares only codes of its own, with `@bp.doc(responses=...)`; this
+module gives them the Problem body too.
 
 `render` is the one serialisation of the document: the committed openapi.json is it."""
 
@@ -71,6 +72,33 @@ HEADERS: dict[str, dict[str, Any]] = {  # by component name
         "description": "Seconds to wait before trying again, when it is known.",
         "schema": {"type": "integer", "minimum": 0},
     },
+    "RateLimit-Limit": {
+        "description": "Requests this credential (or address, without one) may make per window, "
+        "while the request quota is on.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimit-Remaining": {
+        "description": "Requests left in the current window.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimit-Reset": {
+        "description": "Seconds until the window frees a request.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` on the stored first answer to a repeated Idempotency-Key.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+QUOTA_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes the call safe to retry: the same key with the same request gets the "
+    "first answer again (with `Idempotent-Replayed: true`), for 24 hours; with another request, "
+    "422; while the first is still running, 409 with Retry-After.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
 }
 
 ERRORS: dict[int, str] = {
@@ -93,6 +121,7 @@ ERRORS: dict[int, str] = {
 }
 _ERROR_HEADERS = {  # code: (header, component)
     401: ("WWW-Authenticate", "WWW-Authenticate"),
+    409: ("Retry-After", "Retry-After-Optional"),
     429: ("Retry-After", "Retry-After"),
     503: ("Retry-After", "Retry-After-Optional"),
 }
@@ -126,7 +155,7 @@ def document(spec: dict[str, Any]) -> dict[str, Any]:
     schemas["Problem"] = PROBLEM_SCHEMA
     schemas["ProblemError"] = PROBLEM_ERROR_SCHEMA
     components["headers"] = dict(HEADERS)
-    components["responses"] = {_name(code): _problem(code, {}) for code in ERRORS}
+    components["responses"] = {_name(code): _problem(code, {}, quota=True) for code in ERRORS}
     for path, operations in spec.get("paths", {}).items():
         for method, operation in operations.items():
             _operation(path, method, operation)
@@ -143,16 +172,28 @@ def _operation(path: str, method: str, operation: dict[str, Any]) -> None:
             "required": True,
             "content": {raw: {"schema": {"type": "string", "format": "binary"}}},
         }
+    idempotent = _idempotent(path, method, operation)
+    if idempotent:
+        operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+    quota = path.startswith("/v1/")  # api.ratelimit counts requests under /v1
     responses = operation.setdefault("responses", {})
     for code in _error_codes(path, method, operation):
         responses.setdefault(str(code), {})
     for code, response in responses.items():
         if not code.isdigit() or int(code) < 400:
-            response.setdefault("headers", {})["X-Request-Id"] = {"$ref": f"{_HEADER}X-Request-Id"}
-        elif response.get("description") in _GENERIC and int(code) in ERRORS:
+            names = ["X-Request-Id", *(QUOTA_HEADERS if quota else ())]
+            names += ["Idempotent-Replayed"] if idempotent else []
+            headers = response.setdefault("headers", {})
+            headers.update({name: {"$ref": f"{_HEADER}{name}"} for name in names})
+        elif quota and response.get("description") in _GENERIC and int(code) in ERRORS:
             responses[code] = {"$ref": f"{_RESPONSE}{_name(int(code))}"}
-        else:  # a view's own description of this error
-            _problem(int(code), response)
+        else:  # a view's own description of this error, or one outside /v1
+            _problem(int(code), response, quota)
+
+
+def _idempotent(path: str, method: str, operation: dict[str, Any]) -> bool:
+    """api.idempotency takes a key on every POST under /v1 made with a credential."""
+    return method == "post" and path.startswith("/v1/") and bool(operation.get("security"))
 
 
 def _error_codes(path: str, method: str, operation: dict[str, Any]) -> set[int]:
@@ -172,6 +213,8 @@ def _error_codes(path: str, method: str, operation: dict[str, Any]) -> set[int]:
         codes |= {400, 422}
     if method in _WRITES:
         codes |= {400, 409}
+    if _idempotent(path, method, operation):
+        codes |= {400, 409, 422}  # a bad key; the first still running; a key reused
     if path.startswith("/v1/"):
         codes.add(429)
     return codes
@@ -186,13 +229,14 @@ def _name(code: int) -> str:
     return "".join(word.capitalize() for word in HTTP_STATUS_CODES[code].split())
 
 
-def _problem(code: int, response: dict[str, Any]) -> dict[str, Any]:
+def _problem(code: int, response: dict[str, Any], quota: bool) -> dict[str, Any]:
     """An error answer: a Problem, described, with the headers its code carries."""
     if response.get("description") in _GENERIC:
         response["description"] = ERRORS.get(code, "An error; see `detail`.")
     response["content"] = {PROBLEM: {"schema": {"$ref": f"{_SCHEMA}Problem"}}}
     headers = response.setdefault("headers", {})
-    headers["X-Request-Id"] = {"$ref": f"{_HEADER}X-Request-Id"}
+    for name in ("X-Request-Id", *(QUOTA_HEADERS if quota else ())):
+        headers[name] = {"$ref": f"{_HEADER}{name}"}
     if code in _ERROR_HEADERS:
         header, component = _ERROR_HEADERS[code]
         headers[header] = {"$ref": f"{_HEADER}{component}"}

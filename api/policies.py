@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from apiflask import APIBlueprint
 
 from api import schemas
 from api.auth import ANY_ROLE, auth, principal
+from api.cursors import Cursor, PageQuery
 from api.deps import container, session
 from ledger.clock import format_ts
 from ledger.models import Policy
 
 bp = APIBlueprint("policies", __name__, url_prefix="/v1/policies", tag="Policies")
+CURSOR = Cursor("policies", datetime, str)
 
 
 def _render(policy: Policy) -> dict[str, Any]:
@@ -37,10 +40,11 @@ def publish(body: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("")
 @bp.auth_required(auth, roles=ANY_ROLE)
+@bp.input(PageQuery, location="query", arg_name="query")
 @bp.output(schemas.PolicyList)
-def index() -> dict[str, Any]:
-    return {
-        "policies": [
-            _render(p) for p in container().policies.list(session(), principal().tenant_id)
-        ]
-    }
+def index(query: dict[str, Any]) -> dict[str, Any]:
+    """The published versions, in the order they were published."""
+    page = container().policies.page(
+        session(), principal().tenant_id, CURSOR.decode(query["after"]), query["limit"]
+    )
+    return {"policies": [_render(p) for p in page.rows], "next": CURSOR.encode(page.next)}

@@ -13,6 +13,7 @@ from ledger.appender import checkpoint_due
 log = logging.getLogger("custody.jobs")
 WEBHOOK_SECONDS = 5
 REDACTION_SECONDS = 2
+IDEMPOTENCY_SECONDS = 3600
 
 
 def build_scheduler(container: Container) -> BackgroundScheduler:
@@ -20,8 +21,10 @@ def build_scheduler(container: Container) -> BackgroundScheduler:
     jobs: list[tuple[str, Callable[[], object], float]] = [
         ("log.checkpoint", lambda: checkpoint_due(container.appender), settings.checkpoint_seconds),
         ("retention.sweep", container.retention.sweep, settings.sweep_seconds),
+        ("manifests.watch", container.manifest_watch.run, WEBHOOK_SECONDS),
         ("webhooks.deliver", container.webhooks.deliver_due, WEBHOOK_SECONDS),
         ("redaction.run", container.redactions.run_due, REDACTION_SECONDS),
+        ("idempotency.expire", container.idempotency.expire, IDEMPOTENCY_SECONDS),
     ]
     scheduler = BackgroundScheduler(timezone="UTC")
     for job_id, run, seconds in jobs:

@@ -7,8 +7,10 @@ from apiflask.fields import AwareDateTime, Boolean, Dict, Integer, List, Nested,
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import RAISE
 
+from api.cursors import Paged, PageQuery
 from api.portal.i18n import LANGUAGES
 from ledger.decisions import MAX_BATCH
+from ledger.manifests import MAX_NAME as MAX_MANIFEST_NAME
 from ledger.vocabulary import (
     ACTIVITY_TYPES,
     COLLECTION_METHODS,
@@ -94,7 +96,11 @@ class LogHead(Schema):
 
 
 class CheckpointsQuery(Strict):
-    after = Integer(load_default=-1, validate=Range(min=-1, max=MAX_INDEX))
+    after = Integer(
+        load_default=-1,
+        validate=Range(min=-1, max=MAX_INDEX),
+        metadata={"description": "a tree size: `next` of the previous page; omit for the first"},
+    )
     limit = Integer(load_default=100, validate=Range(min=1, max=1000))
 
 
@@ -122,7 +128,7 @@ class ApiKeyOut(Schema):
     api_key = String(metadata={"description": "the key itself; shown once, on creation"})
 
 
-class ApiKeyList(Schema):
+class ApiKeyList(Paged):
     keys = List(Nested(ApiKeyOut))
 
 
@@ -336,9 +342,8 @@ class BatchCheckOut(Schema):
     results = List(Nested(CheckOut))
 
 
-class UsesQuery(Strict):
-    after = String(load_default=None, metadata={"description": "`next` of the previous page"})
-    limit = Integer(load_default=100, validate=Range(min=1, max=1000))
+class UsesQuery(PageQuery):
+    """A worker's uses, a page at a time."""
 
 
 class UseOut(Schema):
@@ -350,10 +355,9 @@ class UseOut(Schema):
     log_index = Integer()
 
 
-class UsesOut(Schema):
+class UsesOut(Paged):
     worker = String(metadata={"description": "the worker's pseudonym"})
     uses = List(Nested(UseOut))
-    next = String(allow_none=True)
 
 
 class PolicyIn(Strict):
@@ -370,7 +374,7 @@ class PolicyOut(Schema):
     log_index = Integer()
 
 
-class PolicyList(Schema):
+class PolicyList(Paged):
     policies = List(Nested(PolicyOut))
 
 
@@ -397,7 +401,7 @@ class ErasureRequestIn(Strict):
     item = String(load_default=None, validate=Length(1, 40))
 
 
-class ConsentList(Schema):
+class ConsentList(Paged):
     worker = String(metadata={"description": "the worker's pseudonym"})
     consents = List(Nested(ConsentOut))
 
@@ -487,12 +491,11 @@ class ErasureRequestOut(Schema):
     erasures = List(Nested(CausedErasureOut))
 
 
-class ErasureRequestsQuery(Strict):
+class ErasureRequestsQuery(PageQuery):
     status = String(load_default=None, validate=OneOf(["in_progress", "completed", "overdue"]))
-    limit = Integer(load_default=100, validate=Range(min=1, max=1000))
 
 
-class ErasureRequestList(Schema):
+class ErasureRequestList(Paged):
     requests = List(Nested(ErasureRequestOut))
 
 
@@ -507,7 +510,7 @@ class WebhookEndpointOut(Schema):
     secret = String(metadata={"description": "whsec_...: shown once, when created"})
 
 
-class WebhookEndpointList(Schema):
+class WebhookEndpointList(Paged):
     endpoints = List(Nested(WebhookEndpointOut))
 
 
@@ -568,6 +571,99 @@ class ReportOut(Schema):
     size = Integer()
     issued_at = String()
     log_index = Integer(metadata={"description": "the `report.issued` entry"})
+
+
+class ManifestIn(Strict):
+    items = List(
+        String(validate=Length(1, 80)),
+        required=True,
+        validate=Length(1, MAX_BATCH),
+        metadata={"description": "item ids (clp_..., itm_...) or 64-hex SHA-256 content hashes"},
+    )
+    purpose = String(required=True, validate=OneOf(PURPOSES))
+    recipient = String(load_default="platform", validate=Length(1, 64))
+    name = String(
+        load_default=None,
+        validate=Length(1, MAX_MANIFEST_NAME),
+        metadata={"description": "the training run's label; kept off the log"},
+    )
+
+
+class ManifestConsentOut(Schema):
+    id = String()
+    receipt_sha256 = String(metadata={"description": "SHA-256 of the compact JWS receipt, hex"})
+
+
+class ManifestItemOut(Schema):
+    item = String()
+    sha256 = String(
+        allow_none=True,
+        metadata={"description": "the content's SHA-256, hex; null once the item was erased"},
+    )
+    consents = List(Nested(ManifestConsentOut), metadata={"description": "consents in force"})
+
+
+class ManifestRefusedOut(Schema):
+    asked = String()
+    item = String(allow_none=True)
+    reasons = List(String())
+
+
+class ManifestCheckpointOut(Schema):
+    tree_size = Integer()
+    root_hash = String(metadata={"description": "base64"})
+    note = String(metadata={"description": "the C2SP signed note"})
+
+
+class ManifestSummaryOut(Schema):
+    id = String()
+    name = String(allow_none=True)
+    purpose = String()
+    recipient = String()
+    issued_at = String()
+    log_index = Integer()
+    allowed = Integer()
+    refused = Integer()
+    tainted_since = String(
+        allow_none=True, metadata={"description": "when the first item was noticed affected"}
+    )
+
+
+class ManifestList(Paged):
+    manifests = List(Nested(ManifestSummaryOut))
+
+
+class ManifestOut(ManifestSummaryOut):
+    items = List(Nested(ManifestItemOut))
+    refused_items = List(Nested(ManifestRefusedOut))
+    erased_items = List(
+        String(), metadata={"description": "items erased since: their hashes are forgotten"}
+    )
+    checkpoint = Nested(ManifestCheckpointOut, allow_none=True)
+    manifest = String(
+        allow_none=True,
+        metadata={
+            "description": "the signed manifest (compact JWS); null until a signed "
+            "checkpoint covers its entry (a second or two), and once items of it were "
+            "erased, since it holds their content hashes (the copy given out still verifies)"
+        },
+    )
+
+
+class AffectedOut(Schema):
+    item = String()
+    state = String(metadata={"description": "withdrawn, erased, expired or no_longer_covered"})
+    since = String(allow_none=True)
+    reasons = List(String())
+
+
+class ManifestStatusOut(Schema):
+    id = String()
+    checked_at = String()
+    items = Integer(metadata={"description": "items the manifest allowed"})
+    tainted = Boolean()
+    tainted_since = String(allow_none=True)
+    affected = List(Nested(AffectedOut))
 
 
 class PublicKeyOut(Schema):

@@ -11,10 +11,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import isodate
+import limits
 
 
 class ConfigError(ValueError):
     pass
+
+
+def _rate_limit(raw: str | None) -> str:
+    """CUSTODY_RATE_LIMIT: a `limits` expression, or `off`."""
+    raw = (raw or "").strip()
+    return "" if raw.lower() == "off" else raw or "6000 per minute"
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class Settings:
     worker_session_seconds: float = 3600.0
     secure_cookies: bool = True  # browsers keep Secure cookies over http on 127.0.0.1 too
     rate_limit_storage: str = "memory://"  # per process; redis://... shares it across several
+    rate_limit: str = "6000 per minute"  # per API key or worker token; "off" turns it off
 
     def __post_init__(self) -> None:
         try:
@@ -55,6 +63,13 @@ class Settings:
                 "CUSTODY_SWEEP_SECONDS, CUSTODY_CONFIRM_COPIES_DAYS and "
                 "CUSTODY_REDACTION_LEASE_SECONDS must be > 0"
             )
+        if self.rate_limit:
+            try:
+                limits.parse(self.rate_limit)
+            except ValueError:
+                raise ConfigError(
+                    "CUSTODY_RATE_LIMIT must read like '6000 per minute' or '100/second'"
+                ) from None
         if self.worker_session_seconds < 60:
             raise ConfigError("CUSTODY_WORKER_SESSION_SECONDS must be at least 60")
         if self.public_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", self.public_url):
@@ -122,4 +137,5 @@ class Settings:
             worker_session_seconds=number("WORKER_SESSION_SECONDS", 3600.0),
             secure_cookies=(get("SECURE_COOKIES") or "true").lower() not in ("0", "false", "no"),
             rate_limit_storage=get("RATE_LIMIT_STORAGE") or "memory://",
+            rate_limit=_rate_limit(get("RATE_LIMIT")),
         )

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from apiflask import APIBlueprint
 
 from api import schemas
 from api.auth import ANY_ROLE, auth, principal
+from api.cursors import Cursor, PageQuery
 from api.deps import container, session
 from ledger.clock import format_ts
 from retention.models import WebhookEndpoint
 
 bp = APIBlueprint("webhooks", __name__, url_prefix="/v1/webhook-endpoints", tag="Retention")
 WRITERS = ["platform", "admin"]
+CURSOR = Cursor("webhook-endpoints", datetime, str)
 
 
 def render(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -33,10 +36,14 @@ def add(body: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("")
 @bp.auth_required(auth, roles=ANY_ROLE)
+@bp.input(PageQuery, location="query", arg_name="query")
 @bp.output(schemas.WebhookEndpointList)
-def list_endpoints() -> dict[str, Any]:
-    endpoints = container().webhooks.endpoints(session(), principal().tenant_id)
-    return {"endpoints": [render(e) for e in endpoints]}
+def list_endpoints(query: dict[str, Any]) -> dict[str, Any]:
+    """The endpoints in use, oldest first."""
+    page = container().webhooks.page(
+        session(), principal().tenant_id, CURSOR.decode(query["after"]), query["limit"]
+    )
+    return {"endpoints": [render(e) for e in page.rows], "next": CURSOR.encode(page.next)}
 
 
 @bp.delete("/<endpoint_id>")

@@ -11,7 +11,7 @@ import hmac
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ledger.appender import Appender, LogWriter
@@ -19,6 +19,7 @@ from ledger.errors import Conflict, InvalidRequest, NotFound
 from ledger.ids import random_token
 from ledger.logs import LogReader, tenant_log_id
 from ledger.models import ApiKey, Tenant
+from ledger.pages import Key, Page, cut, keyset
 
 ROLES = ("platform", "auditor", "admin")
 TOKEN_PREFIX = "cust_"
@@ -105,11 +106,20 @@ class ApiKeyService:
         with self.db.session() as session:
             if session.get(Tenant, tenant_id) is None:
                 raise NotFound("tenant", tenant_id)
-            return list(
-                session.scalars(
-                    select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at)
-                )
-            )
+            return list(session.scalars(_of_tenant(tenant_id).order_by(*KEY_ORDER)))
+
+    def page(self, tenant_id: str, after: Key | None, limit: int) -> Page[ApiKey]:
+        """The tenant's keys, oldest first, `limit` at a time after the key `after`."""
+        with self.db.session() as session:
+            rows = session.scalars(keyset(_of_tenant(tenant_id), KEY_ORDER, after, limit)).all()
+        return cut(rows, limit, lambda k: (k.created_at, k.id))
+
+
+KEY_ORDER = (ApiKey.created_at, ApiKey.id)
+
+
+def _of_tenant(tenant_id: str) -> Select[ApiKey]:
+    return select(ApiKey).where(ApiKey.tenant_id == tenant_id)
 
 
 def authenticate(session: Session, token: str) -> Principal | None:

@@ -16,6 +16,7 @@ through `writer.session` commit or roll back with its entries.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from ledger.clock import Clock
 from ledger.db import Database
 from ledger.entries import build_entry
-from ledger.errors import NotFound
+from ledger.errors import NotFound, TryLater
 from ledger.logs import read_nodes
 from ledger.merkle import EMPTY_ROOT, Frontier, leaf_hash
 from ledger.models import Checkpoint, Log, LogEntry, LogNode
@@ -89,7 +90,8 @@ class LogWriter:
     def insert_later(self, model: type[Any], rows: list[dict[str, Any]]) -> None:
         """Rows to insert with the batch's entries, in one statement per table; dropped if
         the unit fails. Units that run without a savepoint write only this way."""
-        self._deferred.append((model, rows))
+        if rows:
+            self._deferred.append((model, rows))
 
     def _state(self, log_id: str) -> _LogState:
         try:
@@ -333,3 +335,27 @@ def checkpoint_due(appender: Appender) -> int:
     if grown:
         appender.checkpoint(grown)
     return len(grown)
+
+
+class NoCheckpoint(TryLater):
+    """No signed checkpoint covering the log could be had in time: try again shortly."""
+
+
+def covering_checkpoint(appender: Appender, log_id: str, size: int) -> Checkpoint:
+    """The first signed checkpoint of at least `size`, asking for one if none exists yet.
+    Checkpoints come at most once per interval, so this may wait up to about two."""
+    deadline = time.monotonic() + 2 * appender.checkpoint_interval.total_seconds() + 1
+    while True:
+        with appender.db.session() as session:
+            found = session.scalar(
+                select(Checkpoint)
+                .where(Checkpoint.log_id == log_id, Checkpoint.tree_size >= size)
+                .order_by(Checkpoint.tree_size)
+                .limit(1)
+            )
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise NoCheckpoint("no signed checkpoint covers the log yet; try again in a moment")
+        appender.checkpoint([log_id])
+        time.sleep(0.05)

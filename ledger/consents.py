@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from ledger.errors import Conflict, InvalidRequest, NotFound
 from ledger.ids import new_id
 from ledger.logs import tenant_log_id
 from ledger.models import Consent, ConsentEvent, Policy, Worker
+from ledger.pages import Key, Page, cut, keyset
 from ledger.receipts import receipt_hash, sign_receipt
 from ledger.signing import Signer
 from ledger.vocabulary import (
@@ -431,18 +432,37 @@ class ConsentService:
     def of_worker(session: Session, worker_id: str) -> list[tuple[Consent, list[ConsentEvent]]]:
         """Every consent of the worker, oldest first, each with its history."""
         given = session.scalars(
-            select(Consent)
-            .where(Consent.worker_id == worker_id)
-            .order_by(Consent.given_at, Consent.id)
+            select(Consent).where(Consent.worker_id == worker_id).order_by(*CONSENT_ORDER)
         ).all()
-        events: dict[str, list[ConsentEvent]] = {c.id: [] for c in given}
-        for event in session.scalars(
-            select(ConsentEvent)
-            .where(ConsentEvent.consent_id.in_(events))
-            .order_by(ConsentEvent.log_index, ConsentEvent.id)
-        ):
-            events[event.consent_id].append(event)
-        return [(c, events[c.id]) for c in given]
+        return _with_events(session, given)
+
+    @staticmethod
+    def page_of_worker(
+        session: Session, worker_id: str, after: Key | None, limit: int
+    ) -> Page[tuple[Consent, list[ConsentEvent]]]:
+        """The worker's consents, oldest first, `limit` at a time after the key `after`."""
+        query = keyset(
+            select(Consent).where(Consent.worker_id == worker_id), CONSENT_ORDER, after, limit
+        )
+        page = cut(session.scalars(query).all(), limit, lambda c: (c.given_at, c.id))
+        return Page(_with_events(session, page.rows), page.next)
+
+
+CONSENT_ORDER = (Consent.given_at, Consent.id)
+
+
+def _with_events(
+    session: Session, given: Sequence[Consent]
+) -> list[tuple[Consent, list[ConsentEvent]]]:
+    """Each consent with its history, in the order of the log."""
+    events: dict[str, list[ConsentEvent]] = {c.id: [] for c in given}
+    for event in session.scalars(
+        select(ConsentEvent)
+        .where(ConsentEvent.consent_id.in_(events))
+        .order_by(ConsentEvent.log_index, ConsentEvent.id)
+    ):
+        events[event.consent_id].append(event)
+    return [(c, events[c.id]) for c in given]
 
 
 def find_worker(session: Session, tenant_id: str, worker: str) -> Worker:

@@ -27,6 +27,9 @@ WRITE = "custody_write"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine whose errors leave out the statement's parameters: they may hold personal
+    data (a worker's reference, an address) and errors end up in logs."""
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
         _configure_sqlite(engine)

@@ -12,18 +12,21 @@ and each is on the log with its reasons.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender, LogWriter
+from ledger.appender import Appended, Appender, LogWriter
 from ledger.entries import ID, EntryType, obj, register
 from ledger.errors import InvalidRequest, NotFound
 from ledger.ids import new_id
 from ledger.logs import tenant_log_id
 from ledger.models import Consent, Item, ItemRoot, Policy, UseDecision, Worker
+from ledger.pages import Key, Page, cut, keyset
 from ledger.vocabulary import PARTY_PATTERN, PLATFORM, PURPOSES
 
 # Every reason a check can give, in the order they are reported.
@@ -49,25 +52,27 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _ITEM_ID = re.compile(r"[a-z]{1,8}_[a-z0-9]{8,64}")
 MAX_BATCH = 10_000
 
-_DECISION = {
+DECISION_TERMS = {
     "decision": {"enum": ["allow", "deny"]},
     "reasons": {"type": "array", "uniqueItems": True, "items": {"enum": list(REASONS)}},
 }
-_ASKED = {
+ASKED_TERMS = {
     "purpose": {"enum": list(PURPOSES)},
     "recipient": {"type": "string", "pattern": PARTY_PATTERN},
     "by": {"anyOf": [ID, {"type": "null"}]},
 }
-_ITEM = {"anyOf": [ID, {"type": "null"}]}
-USE_DECIDED = register(EntryType("use.decided", 1, obj({"item": _ITEM, **_ASKED, **_DECISION})))
+ITEM_REF = {"anyOf": [ID, {"type": "null"}]}
+USE_DECIDED = register(
+    EntryType("use.decided", 1, obj({"item": ITEM_REF, **ASKED_TERMS, **DECISION_TERMS}))
+)
 USES_DECIDED = register(
     EntryType(
         "uses.decided",
         1,
         obj(
             {
-                **_ASKED,
-                "decisions": {"type": "array", "items": obj({"item": _ITEM, **_DECISION})},
+                **ASKED_TERMS,
+                "decisions": {"type": "array", "items": obj({"item": ITEM_REF, **DECISION_TERMS})},
             }
         ),
     )
@@ -309,6 +314,28 @@ class _Facts:
         return Decision(asked, item.id, "deny" if ordered else "allow", ordered, sorted(basis))
 
 
+# Appends the entry holding the decisions: (writer, log, asked terms, decisions) -> the entry.
+Record = Callable[[LogWriter, str, dict[str, Any], list[Decision]], Appended]
+
+
+def decisions_data(decided: list[Decision]) -> list[dict[str, Any]]:
+    return [{"item": d.item, "decision": d.decision, "reasons": d.reasons} for d in decided]
+
+
+def _record_one(
+    writer: LogWriter, log_id: str, asked: dict[str, Any], decided: list[Decision]
+) -> Appended:
+    d = decided[0]
+    data = {**asked, "item": d.item, "decision": d.decision, "reasons": d.reasons}
+    return writer.append(log_id, "use.decided", data, subject=d.item)
+
+
+def _record_batch(
+    writer: LogWriter, log_id: str, asked: dict[str, Any], decided: list[Decision]
+) -> Appended:
+    return writer.append(log_id, "uses.decided", {**asked, "decisions": decisions_data(decided)})
+
+
 class CheckService:
     def __init__(self, appender: Appender) -> None:
         self.appender = appender
@@ -325,26 +352,44 @@ class CheckService:
         self, tenant_id: str, asked: str, purpose: str, recipient: str, by: str | None
     ) -> Decision:
         """One item: one `use.decided` entry."""
-        return self._run(tenant_id, [asked], purpose, recipient, by, batch=False)[0]
+        return self.decide_and_record(tenant_id, [asked], purpose, recipient, by, _record_one)[0]
 
     def check_batch(
         self, tenant_id: str, asked: list[str], purpose: str, recipient: str, by: str | None
     ) -> list[Decision]:
         """Many items, one purpose: one `uses.decided` entry holding every decision."""
-        if not 0 < len(asked) <= MAX_BATCH:
-            raise InvalidRequest(f"items must list 1 to {MAX_BATCH} items", "items")
-        return self._run(tenant_id, asked, purpose, recipient, by, batch=True)
+        return self.decide_and_record(tenant_id, asked, purpose, recipient, by, _record_batch)
 
-    def _run(
+    @staticmethod
+    def evaluate(
+        session: Session,
+        tenant_id: str,
+        item_ids: list[str],
+        purpose: str,
+        recipient: str,
+        now: datetime,
+    ) -> list[Decision]:
+        """What checks would answer now, recorded nowhere: for re-checking a manifest."""
+        facts = _Facts(session, tenant_id, _TenantFacts(epoch=-1, failed_commits=-1))
+        return [
+            facts.decide(a, item_id, purpose, recipient, now)
+            for a, item_id in facts.resolve(item_ids)
+        ]
+
+    def decide_and_record(
         self,
         tenant_id: str,
         asked: list[str],
         purpose: str,
         recipient: str,
         by: str | None,
-        *,
-        batch: bool,
+        record: Record,
     ) -> list[Decision]:
+        """Decide every item under the log's lock and let `record` append the entry that holds
+        the decisions (and write what goes with it) in the same unit; each decision is also
+        a row of the record of uses, pointing at that entry."""
+        if not 0 < len(asked) <= MAX_BATCH:
+            raise InvalidRequest(f"items must list 1 to {MAX_BATCH} items", "items")
         _check_terms(purpose, recipient)
         for a in asked:
             _parse(a)
@@ -358,26 +403,7 @@ class CheckService:
                 for a, item_id in facts.resolve(asked)
             ]
             asked_terms = {"purpose": purpose, "recipient": recipient, "by": by}
-            if batch:
-                entry = writer.append(
-                    log_id,
-                    "uses.decided",
-                    {
-                        **asked_terms,
-                        "decisions": [
-                            {"item": d.item, "decision": d.decision, "reasons": d.reasons}
-                            for d in decided
-                        ],
-                    },
-                )
-            else:
-                d = decided[0]
-                entry = writer.append(
-                    log_id,
-                    "use.decided",
-                    {**asked_terms, "item": d.item, "decision": d.decision, "reasons": d.reasons},
-                    subject=d.item,
-                )
+            entry = record(writer, log_id, asked_terms, decided)
             writer.insert_later(
                 UseDecision,
                 [
@@ -408,11 +434,12 @@ class CheckService:
         session: Session,
         tenant_id: str,
         worker: str,
-        after: tuple[int, str] | None = None,
+        after: Key | None = None,
         limit: int = 100,
-    ) -> tuple[str, list[Use]]:
-        """Allowed uses of any item descending from the worker's clips, oldest first.
-        `worker` is the worker's pseudonym or the platform's reference."""
+    ) -> tuple[str, Page[Use]]:
+        """Allowed uses of any item descending from the worker's clips, oldest first, `limit`
+        at a time after the key `after`. `worker` is the worker's pseudonym or the platform's
+        reference."""
         found = session.scalar(
             select(Worker.id).where(
                 Worker.tenant_id == tenant_id, (Worker.id == worker) | (Worker.ref == worker)
@@ -430,14 +457,12 @@ class CheckService:
                 UseDecision.decision == "allow",
                 UseDecision.item_id.in_(items),
             )
-            .order_by(UseDecision.log_index, UseDecision.id)
-            .limit(limit)
         )
-        if after is not None:
-            query = query.where(tuple_(UseDecision.log_index, UseDecision.id) > tuple_(*after))
-        return found, [
+        order = (UseDecision.log_index, UseDecision.id)
+        uses = [
             Use(
                 d.item_id or "", kind, d.purpose, d.recipient, d.at, d.log_index, d.api_key_id, d.id
             )
-            for d, kind in session.execute(query)
+            for d, kind in session.execute(keyset(query, order, after, limit))
         ]
+        return found, cut(uses, limit, lambda u: (u.log_index, u.decision_id))

@@ -13,6 +13,7 @@ from ledger import merkle
 from ledger.db import Database
 from ledger.errors import InvalidRequest, NotFound
 from ledger.models import Checkpoint, Log, LogEntry
+from ledger.pages import Page, cut, keyset
 
 MAX_ENTRIES_PER_PAGE = 1000
 
@@ -147,13 +148,14 @@ class LogReader:
             raise NotFound("checkpoint", log_id)
         return checkpoint
 
-    def checkpoints(self, log_id: str, after: int = -1, limit: int = 100) -> list[Checkpoint]:
+    def checkpoints(self, log_id: str, after: int = -1, limit: int = 100) -> Page[Checkpoint]:
+        """Stored checkpoints, smallest tree first, `limit` at a time after the tree size
+        `after` (a checkpoint's key is its tree size)."""
         self.head(log_id)
-        return list(
-            self.session.scalars(
-                select(Checkpoint)
-                .where(Checkpoint.log_id == log_id, Checkpoint.tree_size > after)
-                .order_by(Checkpoint.tree_size)
-                .limit(limit)
-            )
+        query = keyset(
+            select(Checkpoint).where(Checkpoint.log_id == log_id),
+            (Checkpoint.tree_size,),
+            (after,),
+            limit,
         )
+        return cut(self.session.scalars(query).all(), limit, lambda c: (c.tree_size,))

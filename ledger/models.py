@@ -320,3 +320,56 @@ class WorkerSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class IdempotencyKey(Base):
+    """A creating call made with an `Idempotency-Key`: the request's fingerprint and, once
+    answered, the answer (encrypted), so that a retry gets that answer instead of a second
+    creation. Kept for a day."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))  # a hash of the credential that sent it
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary(32))
+    state: Mapped[str] = mapped_column(String(10))  # running, done
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    response: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class Manifest(Base):
+    """A training-set manifest: a consent snapshot of many items for one purpose, on the log
+    as `manifest.issued`. `content` is what the signed manifest lists (items allowed with
+    their content hashes and consent receipts' hashes, items refused with reasons); `token`
+    is the signed manifest, made once a signed checkpoint covers the entry."""
+
+    __tablename__ = "manifests"
+    __table_args__ = (Index("ix_manifests_tenant_issued", "tenant_id", "issued_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    name: Mapped[str | None] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(String(60))
+    recipient: Mapped[str] = mapped_column(String(60))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    log_index: Mapped[int] = mapped_column(BigInteger)
+    api_key_id: Mapped[str | None] = mapped_column(String(40))
+    allowed: Mapped[int] = mapped_column(BigInteger)
+    refused: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    token: Mapped[str | None] = mapped_column(Text)
+    tainted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # first noticed
+
+
+class ManifestItem(Base):
+    """An item a manifest allowed; `noticed` is when a withdrawal, erasure or expiry that
+    touches it was first noticed (and the platform told), and as what."""
+
+    __tablename__ = "manifest_items"
+
+    manifest_id: Mapped[str] = mapped_column(ForeignKey("manifests.id"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), primary_key=True, index=True)
+    noticed_state: Mapped[str | None] = mapped_column(String(20))
+    noticed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

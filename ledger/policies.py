@@ -15,6 +15,7 @@ from ledger.entries import EntryType, obj, register
 from ledger.errors import Conflict, InvalidRequest
 from ledger.logs import tenant_log_id
 from ledger.models import Policy
+from ledger.pages import Key, Page, cut, keyset
 from ledger.vocabulary import PURPOSES, terms
 
 VERSION_PATTERN = r"^[A-Za-z0-9._-]{1,40}$"
@@ -79,9 +80,9 @@ class PolicyService:
 
         return self.appender.run([log_id], work)
 
-    def list(self, session: Session, tenant_id: str) -> list[Policy]:
-        return list(
-            session.scalars(
-                select(Policy).where(Policy.tenant_id == tenant_id).order_by(Policy.published_at)
-            )
-        )
+    @staticmethod
+    def page(session: Session, tenant_id: str, after: Key | None, limit: int) -> Page[Policy]:
+        """The tenant's versions in the order they were published, `limit` at a time."""
+        order = (Policy.published_at, Policy.version)
+        query = keyset(select(Policy).where(Policy.tenant_id == tenant_id), order, after, limit)
+        return cut(session.scalars(query).all(), limit, lambda p: (p.published_at, p.version))

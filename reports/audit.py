@@ -58,6 +58,7 @@ from reports.pdf import (
 from retention.erasure import OVERDUE_AFTER
 from retention.models import Erasure, ErasureRequest, WebhookDelivery
 from retention.status import retention_status
+from retention.webhooks import EVENT
 
 MARGIN = 42.0
 WIDTH = PAPER[0] - 2 * MARGIN
@@ -489,7 +490,7 @@ def _retention(f: _Facts, s: Styles) -> list[Flowable]:
     deliveries = dict(
         f.session.execute(
             select(WebhookDelivery.status, func.count())
-            .where(WebhookDelivery.tenant_id == f.tenant_id)
+            .where(WebhookDelivery.tenant_id == f.tenant_id, WebhookDelivery.event == EVENT)
             .group_by(WebhookDelivery.status)
         ).all()
     )

@@ -4,22 +4,19 @@ around later can be matched to the log. Nothing personal: the worker is a pseudo
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender, LogWriter
+from ledger.appender import Appender, LogWriter, covering_checkpoint
 from ledger.clock import format_ts
 from ledger.entries import ID, TS, EntryType, obj, register
-from ledger.errors import TryLater
 from ledger.ids import new_id
 from ledger.logs import tenant_log_id
-from ledger.models import Checkpoint, Log
+from ledger.models import Log
 from reports.models import Report
 
 KINDS = ("worker", "audit", "export")
@@ -43,10 +40,6 @@ REPORT_ISSUED = register(
 )
 
 
-class NoCheckpoint(TryLater):
-    """No signed checkpoint covering the log could be had in time: try again shortly."""
-
-
 @dataclass(frozen=True)
 class Anchor:
     """The signed checkpoint a report rests on: every entry it relies on is in this tree."""
@@ -66,35 +59,14 @@ class Issued:
     sha256: bytes
 
 
-def _covering(appender: Appender, log_id: str, size: int, wait: float) -> Checkpoint:
-    """The first signed checkpoint of at least `size`, asking for one if none exists yet.
-    Checkpoints come at most once per interval, so this may wait up to about one."""
-    deadline = time.monotonic() + wait
-    while True:
-        with appender.db.session() as session:
-            found = session.scalar(
-                select(Checkpoint)
-                .where(Checkpoint.log_id == log_id, Checkpoint.tree_size >= size)
-                .order_by(Checkpoint.tree_size)
-                .limit(1)
-            )
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise NoCheckpoint("no signed checkpoint covers the log yet; try again in a moment")
-        appender.checkpoint([log_id])
-        time.sleep(0.05)
-
-
 @contextmanager
 def snapshot(appender: Appender, tenant_id: str) -> Iterator[tuple[Session, Anchor]]:
     """A consistent read of the tenant's state and the signed checkpoint that covers it."""
     log_id = tenant_log_id(appender.db, tenant_id)
-    wait = 2 * appender.checkpoint_interval.total_seconds() + 1
     with appender.db.snapshot() as session:
         head = session.get(Log, log_id)
         assert head is not None
-        found = _covering(appender, log_id, max(head.size, 1), wait)
+        found = covering_checkpoint(appender, log_id, max(head.size, 1))
         yield (
             session,
             Anchor(

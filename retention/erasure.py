@@ -34,6 +34,7 @@ from ledger.entries import ID, EntryType, obj, register
 from ledger.errors import VaultError
 from ledger.ids import new_id
 from ledger.items import children_of, object_names
+from ledger.manifests import Manifests
 from ledger.models import Consent, Item, ItemRoot
 from ledger.vault import Vault
 from retention.models import Erasure, ErasureItem
@@ -282,13 +283,9 @@ class Eraser:
                 erasure.next_attempt_at = now + retry_after(erasure.attempts)
                 result.failed += 1
             done = sorted((e for e in pending if e.id not in failures), key=lambda e: e.id)
-            set_status(
-                session,
-                [item for e in done for item in members[e.id]],
-                status="erased",
-                sha256=None,
-                salt=None,
-            )
+            erased = [item for e in done for item in members[e.id]]
+            set_status(session, erased, status="erased", sha256=None, salt=None)
+            Manifests.forget_erased(session, erased)
             shredded = self._shred(session, {e.worker_id for e in done if e.worker_id}, now)
             for erasure in done:
                 items = sorted(members[erasure.id])

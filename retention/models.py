@@ -98,7 +98,8 @@ class WebhookDelivery(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)
-    erasure_id: Mapped[str] = mapped_column(ForeignKey("erasures.id"), index=True)
+    erasure_id: Mapped[str | None] = mapped_column(ForeignKey("erasures.id"), index=True)
+    manifest_id: Mapped[str | None] = mapped_column(ForeignKey("manifests.id"), index=True)
     event: Mapped[str] = mapped_column(String(40))
     body: Mapped[str] = mapped_column(Text)  # exactly the bytes sent and signed
     status: Mapped[str] = mapped_column(String(20))  # pending, delivered, failed

@@ -25,6 +25,7 @@ from ledger.ids import new_id
 from ledger.items import descendants
 from ledger.logs import tenant_log_id
 from ledger.models import Consent, Item, ItemRoot
+from ledger.pages import Key, Page, cut, keyset
 from retention.erasure import ERASURE_REQUESTED, Claim, item_statuses, owner_of, plan
 from retention.models import Erasure, ErasureRequest
 
@@ -210,6 +211,32 @@ class ErasureRequests:
         if request is None or request.tenant_id != tenant_id:
             raise NotFound("erasure request", request_id)
         return request
+
+    @staticmethod
+    def page(
+        session: Session,
+        tenant_id: str,
+        now: datetime,
+        *,
+        status: str | None = None,
+        worker_id: str | None = None,
+        after: Key | None = None,
+        limit: int = 100,
+    ) -> Page[ErasureRequest]:
+        """The tenant's requests (or one worker's), earliest deadline first, `limit` at a
+        time after the key `after`; `status` "overdue" means in progress past the deadline."""
+        query = select(ErasureRequest).where(ErasureRequest.tenant_id == tenant_id)
+        if status == "overdue":
+            query = query.where(
+                ErasureRequest.status == "in_progress", ErasureRequest.deadline < now
+            )
+        elif status:
+            query = query.where(ErasureRequest.status == status)
+        if worker_id is not None:
+            query = query.where(ErasureRequest.worker_id == worker_id)
+        order = (ErasureRequest.deadline, ErasureRequest.id)
+        found = session.scalars(keyset(query, order, after, limit)).all()
+        return cut(found, limit, lambda r: (r.deadline, r.id))
 
     @staticmethod
     def erasures(session: Session, request_id: str) -> list[Erasure]:

@@ -41,7 +41,7 @@ from retention.erasure import (
 )
 from retention.models import Erasure, ErasureItem
 from retention.requests import ErasureRequests
-from retention.webhooks import Delivered, Webhooks, message
+from retention.webhooks import EVENT, Delivered, Webhooks, message
 
 CERTIFY_LIMIT = 200
 
@@ -239,7 +239,13 @@ class Retention:
                 )
                 if stored.rowcount:  # type: ignore[attr-defined]
                     erasure.confirm_by = confirm_by
-                    self.webhooks.enqueue(session, erasure, message(erasure, items))
+                    self.webhooks.enqueue(
+                        session,
+                        erasure.tenant_id,
+                        EVENT,
+                        message(erasure, items),
+                        erasure_id=erasure.id,
+                    )
         return len(issued)
 
     # Reading and confirming --------------------------------------------------------------

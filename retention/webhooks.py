@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import urllib3
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
@@ -29,6 +29,7 @@ from ledger.entries import ID, EntryType, obj, register
 from ledger.errors import InvalidRequest, NotFound
 from ledger.ids import new_id
 from ledger.logs import tenant_log_id
+from ledger.pages import Key, Page, cut, keyset
 from ledger.vault import Vault
 from retention.models import Erasure, WebhookDelivery, WebhookEndpoint
 
@@ -129,15 +130,15 @@ class Webhooks:
 
     @staticmethod
     def endpoints(session: Session, tenant_id: str) -> list[WebhookEndpoint]:
-        return list(
-            session.scalars(
-                select(WebhookEndpoint)
-                .where(
-                    WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.disabled_at.is_(None)
-                )
-                .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
-            )
-        )
+        return list(session.scalars(_endpoints(tenant_id).order_by(*ENDPOINT_ORDER)))
+
+    @staticmethod
+    def page(
+        session: Session, tenant_id: str, after: Key | None, limit: int
+    ) -> Page[WebhookEndpoint]:
+        """The tenant's endpoints in use, oldest first, `limit` at a time after `after`."""
+        query = keyset(_endpoints(tenant_id), ENDPOINT_ORDER, after, limit)
+        return cut(session.scalars(query).all(), limit, lambda e: (e.created_at, e.id))
 
     def remove(self, tenant_id: str, endpoint_id: str) -> None:
         log_id = tenant_log_id(self.appender.db, tenant_id)
@@ -153,21 +154,31 @@ class Webhooks:
 
     # Deliveries --------------------------------------------------------------------------
 
-    def enqueue(self, session: Session, erasure: Erasure, data: dict[str, object]) -> int:
+    def enqueue(
+        self,
+        session: Session,
+        tenant_id: str,
+        event: str,
+        data: dict[str, object],
+        *,
+        erasure_id: str | None = None,
+        manifest_id: str | None = None,
+    ) -> int:
         """Queue the message for each of the tenant's endpoints, in the caller's transaction."""
         now = self.clock.now()
         body = json.dumps(
-            {"type": EVENT, "timestamp": format_ts(now), "data": data}, separators=(",", ":")
+            {"type": event, "timestamp": format_ts(now), "data": data}, separators=(",", ":")
         )
-        endpoints = self.endpoints(session, erasure.tenant_id)
+        endpoints = self.endpoints(session, tenant_id)
         for endpoint in endpoints:
             session.add(
                 WebhookDelivery(
                     id=new_id("msg"),
-                    tenant_id=erasure.tenant_id,
+                    tenant_id=tenant_id,
                     endpoint_id=endpoint.id,
-                    erasure_id=erasure.id,
-                    event=EVENT,
+                    erasure_id=erasure_id,
+                    manifest_id=manifest_id,
+                    event=event,
                     body=body,
                     status="pending",
                     attempts=0,
@@ -252,6 +263,15 @@ class Webhooks:
                 .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
             )
         )
+
+
+ENDPOINT_ORDER = (WebhookEndpoint.created_at, WebhookEndpoint.id)
+
+
+def _endpoints(tenant_id: str) -> Select[WebhookEndpoint]:
+    return select(WebhookEndpoint).where(
+        WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.disabled_at.is_(None)
+    )
 
 
 def overdue_confirmations(

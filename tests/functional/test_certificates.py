@@ -80,7 +80,7 @@ def test_a_certificate_signed_by_another_key_is_refused(issued):
             ),
             "checkpoint",
         ),
-        (lambda c: c["tombstone"].update(entry="!!"), "garbles"),
+        (lambda c: c["tombstone"].update(entry="!!"), "garbled"),
     ],
 )
 def test_a_certificate_whose_proof_does_not_hold_is_refused(issued, container, tamper, needle):

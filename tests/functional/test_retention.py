@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import os
 from dataclasses import replace
@@ -25,7 +24,7 @@ from retention.certificates import verify_certificate
 from retention.models import Erasure
 from tests.support.http import PROBLEM, auth, log_entries
 from tests.support.platform import Api
-from tests.support.receiver import receiver
+from tests.support.receiver import receiver, signed_correctly
 from tests.support.s3 import vault_settings
 
 
@@ -438,20 +437,6 @@ def test_a_full_withdrawal_erases_the_clips_on_the_next_sweep(api, container, cl
         "active",
     ]
     assert certificate(api, erasure_of(container, gone["id"]).id)["reason"] == "consent_withdrawn"
-
-
-def signed_correctly(secret: str, delivery) -> bool:  # type: ignore[no-untyped-def]
-    """Standard Webhooks, checked by hand: v1,base64(HMAC-SHA256(key, id.timestamp.body))."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = b".".join(
-        [
-            delivery.headers["webhook-id"].encode(),
-            delivery.headers["webhook-timestamp"].encode(),
-            delivery.body,
-        ]
-    )
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    return f"v1,{expected}" in delivery.headers["webhook-signature"].split(" ")
 
 
 def test_erasures_are_told_to_the_platform_by_signed_webhooks(api, container, clock):

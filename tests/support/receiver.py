@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,3 +54,17 @@ def receiver(answers: list[int] | None = None) -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def signed_correctly(secret: str, delivery: Received) -> bool:
+    """Standard Webhooks, checked by hand: v1,base64(HMAC-SHA256(key, id.timestamp.body))."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = b".".join(
+        [
+            delivery.headers["webhook-id"].encode(),
+            delivery.headers["webhook-timestamp"].encode(),
+            delivery.body,
+        ]
+    )
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return f"v1,{expected}" in delivery.headers["webhook-signature"].split(" ")

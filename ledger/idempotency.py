@@ -1,0 +1,161 @@
+"""Idempotent creation: a creating call that carries a key is claimed before it runs and
+answered from the stored answer when the same key comes again, so a retry after a lost
+answer never creates twice.
+
+A claim is a row (credential scope, key, request fingerprint) committed before the call
+runs; the answer is stored after it, encrypted (AES-256-GCM, bound to the row) since it may
+hold a secret shown once. A key reused for a different request is refused, as is a key whose
+first call is still running. A call that was refused before it changed anything (a 5xx, a
+429, an authentication failure) releases its key, so a retry runs afresh. A process that dies
+between the commit of the call and the storing of its answer leaves the key `running`: its
+outcome is unknown, and the key stays refused until it expires rather than risk a second
+creation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from ledger.clock import Clock
+from ledger.db import Database
+from ledger.errors import Conflict, CustodyError
+from ledger.ids import new_id
+from ledger.models import IdempotencyKey
+
+KEPT = timedelta(hours=24)
+# A first call still `running` after this long most likely died; say so instead of waiting.
+STALE = timedelta(minutes=2)
+
+
+class KeyReused(CustodyError):
+    """The key was first used for a different request."""
+
+
+class StillRunning(Conflict):
+    """The first call with this key has not answered yet."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def fingerprint(*parts: bytes) -> bytes:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.digest()
+
+
+def scope_of(credential: str) -> str:
+    """Keys are per credential; the credential itself is never stored."""
+    return hashlib.sha256(b"custody/idempotency/v1\x00" + credential.encode()).hexdigest()
+
+
+class Idempotency:
+    def __init__(self, db: Database, clock: Clock, key: bytes) -> None:
+        self.db, self.clock, self.aead = db, clock, AESGCM(key)
+
+    def claim(self, scope: str, key: str, fingerprint: bytes) -> tuple[str, Answer | None]:
+        """Claim the key for this request: (claim id, None) to go ahead, or (id, the first
+        answer) to replay it. Raises KeyReused or StillRunning."""
+        for _ in range(3):
+            try:
+                return self._claim(scope, key, fingerprint)
+            except IntegrityError:  # another process claimed it first: look again
+                continue
+        raise StillRunning("this Idempotency-Key is being claimed concurrently", 1)
+
+    def _claim(self, scope: str, key: str, fingerprint: bytes) -> tuple[str, Answer | None]:
+        now = self.clock.now()
+        with self.db.write() as session, session.begin():
+            row = session.scalar(
+                select(IdempotencyKey).where(
+                    IdempotencyKey.scope == scope, IdempotencyKey.key == key
+                )
+            )
+            if row is not None and row.created_at <= now - KEPT:
+                session.delete(row)
+                session.flush()
+                row = None
+            if row is None:
+                claim = IdempotencyKey(
+                    id=new_id("idk"),
+                    scope=scope,
+                    key=key,
+                    fingerprint=fingerprint,
+                    state="running",
+                    created_at=now,
+                )
+                session.add(claim)
+                session.flush()
+                return claim.id, None
+            if row.fingerprint != fingerprint:
+                raise KeyReused(
+                    "this Idempotency-Key was first used for a different request; "
+                    "use a new key for a new request"
+                )
+            if row.state == "running":
+                if row.created_at <= now - STALE:
+                    raise StillRunning(
+                        "the first request with this Idempotency-Key never answered, so "
+                        "whether it took effect is unknown: look for what it created "
+                        "before trying again with a new key",
+                        int(STALE.total_seconds()),
+                    )
+                raise StillRunning(
+                    "the first request with this Idempotency-Key is still running", 1
+                )
+            assert row.response is not None
+            return row.id, self._open(row.id, row.response)
+
+    def answer(self, claim_id: str, answer: Answer) -> None:
+        """Store the answer of the call that holds the claim."""
+        with self.db.write() as session, session.begin():
+            row = session.get(IdempotencyKey, claim_id)
+            if row is not None and row.state == "running":
+                row.state, row.response = "done", self._seal(claim_id, answer)
+
+    def release(self, claim_id: str) -> None:
+        """The call changed nothing (it was refused or failed): a retry may run afresh."""
+        with self.db.write() as session, session.begin():
+            session.execute(
+                delete(IdempotencyKey).where(
+                    IdempotencyKey.id == claim_id, IdempotencyKey.state == "running"
+                )
+            )
+
+    def expire(self) -> int:
+        """Forget keys older than a day; returns how many."""
+        with self.db.write() as session, session.begin():
+            done = session.execute(
+                delete(IdempotencyKey).where(IdempotencyKey.created_at <= self.clock.now() - KEPT)
+            )
+        return int(getattr(done, "rowcount", 0) or 0)
+
+    def _seal(self, claim_id: str, answer: Answer) -> bytes:
+        head = json.dumps({"status": answer.status, "headers": answer.headers}).encode()
+        plain = len(head).to_bytes(4, "big") + head + answer.body
+        nonce = os.urandom(12)
+        return nonce + self.aead.encrypt(nonce, plain, claim_id.encode())
+
+    def _open(self, claim_id: str, sealed: bytes) -> Answer:
+        plain = self.aead.decrypt(sealed[:12], sealed[12:], claim_id.encode())
+        size = int.from_bytes(plain[:4], "big")
+        head: dict[str, Any] = json.loads(plain[4 : 4 + size])
+        return Answer(int(head["status"]), dict(head["headers"]), plain[4 + size :])
