@@ -68,3 +68,23 @@ def test_a_uses_cursor_that_no_page_gave_is_invalid_not_a_server_error(api, afte
     response = api.get(f"/v1/workers/w-123/uses?after={after}")
     assert response.status_code == 422, response.json
     assert response.mimetype == PROBLEM and "next" in response.json["detail"]
+
+
+def test_a_body_refused_for_its_media_type_claims_no_idempotency_key(api):
+    headers = {**api.headers, "Idempotency-Key": "policy-2026-06"}
+    body = json.dumps(
+        {
+            "version": "2026-06",
+            "url": "https://platform.example/terms",
+            "purposes": ["benchmarking"],
+        }
+    )
+    refused = api.client.post(
+        "/v1/policies", data=body, headers={**headers, "Content-Type": "text/plain"}
+    )
+    assert refused.status_code == 415
+    taken = api.client.post(
+        "/v1/policies", data=body, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert taken.status_code == 201, taken.json
+    assert "Idempotent-Replayed" not in taken.headers

@@ -113,6 +113,23 @@ def test_errors_are_documented_by_rule_and_views_add_their_own(document):
     assert {"403", "410", "429"} <= set(sessions)
 
 
+def test_idempotency_keys_and_the_request_quota_are_documented(document):
+    components = document["components"]
+    consents = document["paths"]["/v1/consents"]["post"]
+    key = [p for p in consents["parameters"] if p["name"] == "Idempotency-Key"]
+    assert key and key[0]["in"] == "header" and key[0]["schema"]["maxLength"] == 255
+    created = consents["responses"]["201"]["headers"]
+    assert {"Idempotent-Replayed", "RateLimit-Limit", "RateLimit-Remaining"} <= set(created)
+    running = components["responses"]["Conflict"]["headers"]
+    assert "Retry-After" in running
+    # Reads take no key; the public keys are outside /v1 and its quota.
+    checkpoints = document["paths"]["/v1/logs/{log}/checkpoints"]["get"]
+    assert "Idempotency-Key" not in [p["name"] for p in checkpoints["parameters"]]
+    keys = document["paths"]["/.well-known/custody-keys"]["get"]["responses"]
+    assert "RateLimit-Limit" not in keys["200"]["headers"]
+    assert "RateLimit-Limit" not in keys["503"]["headers"]
+
+
 def test_the_portal_and_the_health_check_are_left_out(document):
     assert not [p for p in document["paths"] if p.startswith("/portal") or p == "/healthz"]
     assert "/.well-known/custody-keys" in document["paths"]
