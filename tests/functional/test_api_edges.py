@@ -88,3 +88,20 @@ def test_a_body_refused_for_its_media_type_claims_no_idempotency_key(api):
     )
     assert taken.status_code == 201, taken.json
     assert "Idempotent-Replayed" not in taken.headers
+
+
+def test_an_operation_without_query_parameters_refuses_any(api):
+    consent = api.consent()
+    size = api.size()
+    for method, path in [
+        ("get", f"/v1/consents/{consent}?limt=5"),
+        ("post", "/v1/consents?dry_run=true"),
+    ]:
+        response = getattr(api.client, method)(path, json=MINIMAL, headers=api.headers)
+        assert response.status_code == 422 and response.mimetype == PROBLEM
+        assert response.json["errors"][0]["in"] == "query"
+        assert response.json["errors"][0]["field"] in ("limt", "dry_run")
+    assert api.size() == size  # nothing was created
+    listed = api.get("/v1/policies?limt=5")
+    assert listed.status_code == 422 and listed.json["errors"][0]["field"] == "limt"
+    assert api.get(f"/v1/consents/{consent}").status_code == 200

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from ledger.manifests import ManifestError, verify_manifest
 from tests.support.http import PROBLEM, log_entries, verify_with_jwcrypto
 from tests.support.receiver import receiver, signed_correctly
+from tests.support.worker import link, worker_headers
 
 
 @pytest.fixture
@@ -166,6 +167,22 @@ def test_the_platform_is_told_once_when_a_manifest_item_is_withdrawn(
     assert api.get(f"/v1/manifests/{untouched['id']}").json["tainted_since"] is None
 
 
+def test_an_erasure_of_a_manifest_item_is_told_too(api, container, training_set):
+    t = training_set
+    with receiver() as hook:
+        secret = api.post("/v1/webhook-endpoints", {"url": hook.url}).json["secret"]
+        made = issue(api, [t["clip"]["id"], t["other"]["id"], t["other_label"]["id"]])
+        erased = api.post("/v1/erasure-requests", {"worker": "w-456", "scope": "all"})
+        assert erased.status_code == 202
+        assert container.manifest_watch.run() == 2  # claimed for erasure: checks deny now
+        container.webhooks.deliver_due()
+        tainted = [json.loads(r.body) for r in hook.received if b"manifest.tainted" in r.body]
+        assert len(tainted) == 1 and signed_correctly(secret, hook.received[0])
+    items = {i["item"]: i["state"] for i in tainted[0]["data"]["items"]}
+    assert items == {t["other"]["id"]: "erased", t["other_label"]["id"]: "erased"}
+    assert tainted[0]["data"]["manifest"] == made["id"]
+
+
 def _tampered(token: str, change) -> str:  # type: ignore[no-untyped-def]
     head, payload, signature = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
@@ -239,6 +256,8 @@ def test_another_tenant_sees_no_manifest(api, client, other, training_set):
     for path in (f"/v1/manifests/{made['id']}", f"/v1/manifests/{made['id']}/status"):
         response = client.get(path, headers=theirs)
         assert response.status_code == 404 and response.mimetype == PROBLEM
+    worker = worker_headers(client, link(api))
+    assert client.get(f"/v1/manifests/{made['id']}", headers=worker).status_code == 403
     # Their manifest of our item's id finds nothing of ours.
     response = client.post(
         "/v1/manifests",
