@@ -42,8 +42,16 @@ class RequestLimit:
         self.limit: RateLimitItem = parse(limit)
 
     def hit(self, client: str) -> Quota:
+        """Count a request of `client`; whether it was within the limit."""
         key = _hashed(client)
-        allowed = self.window.hit(self.limit, "requests", key)
+        return self._quota(key, self.window.hit(self.limit, "requests", key))
+
+    def exhausted(self, client: str) -> Quota | None:
+        """`client`'s quota if it is spent, else None; counts nothing."""
+        key = _hashed(client)
+        return None if self.window.test(self.limit, "requests", key) else self._quota(key, False)
+
+    def _quota(self, key: str, allowed: bool) -> Quota:
         stats = self.window.get_window_stats(self.limit, "requests", key)
         reset = max(1, math.ceil(stats.reset_time - time.time()))
         return Quota(self.limit.amount, stats.remaining, reset, allowed)

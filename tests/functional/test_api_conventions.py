@@ -191,6 +191,23 @@ def test_each_key_has_a_quota_and_past_it_gets_429(limited):
     assert client.get("/openapi.json").status_code == 200  # outside /v1: not counted
 
 
+def test_made_up_credentials_spend_the_quota_of_their_address(limited):
+    container = limited.extensions["custody"]
+    good = container.tenants.create("A").api_key.token
+    client = limited.test_client()
+    for n in range(5):
+        refused = client.get("/v1/policies", headers=auth(f"cust_made-up-{n}"))
+        assert refused.status_code == 401
+    blocked = client.get("/v1/policies", headers=auth("cust_made-up-6"))
+    assert blocked.status_code == 429 and "Retry-After" in blocked.headers
+    assert client.get("/v1/policies", headers=auth(good)).status_code == 429  # same address
+    elsewhere = limited.test_client()
+    answer = elsewhere.get(
+        "/v1/policies", headers=auth(good), environ_base={"REMOTE_ADDR": "10.0.0.2"}
+    )
+    assert answer.status_code == 200
+
+
 def test_the_quota_is_shared_through_redis_across_processes():
     client = f"credential:test-{uuid.uuid4()}"
     script = (
