@@ -18,19 +18,7 @@ from custody_client import (
     ServiceUnavailable,
 )
 from tests.support.clients import CONSENT
-from tests.support.proxy import CUT, DROP, proxy, status
-
-
-@pytest.fixture
-def front(server):  # type: ignore[no-untyped-def]
-    with proxy(server) as running:
-        yield running
-
-
-@pytest.fixture
-def through(front, tenant):  # type: ignore[no-untyped-def]
-    with Custody(front.url, tenant.api_key.token, log_id=tenant.log_id, backoff=0.05) as made:
-        yield made
+from tests.support.proxy import CUT, DROP, status
 
 
 def consents_of(custody: Custody) -> list[str]:

@@ -21,20 +21,7 @@ from custody_client import (
 )
 from ledger.note import Checkpoint, sign_note
 from tests.support.clients import CONSENT, sign_checkpoint
-from tests.support.proxy import proxy
 from tests.support.receiver import receiver
-
-
-@pytest.fixture
-def front(server):  # type: ignore[no-untyped-def]
-    with proxy(server) as running:
-        yield running
-
-
-@pytest.fixture
-def through(front, tenant):  # type: ignore[no-untyped-def]
-    with Custody(front.url, tenant.api_key.token, log_id=tenant.log_id) as made:
-        yield made
 
 
 def forge(container, origin: str, size: int, root: bytes) -> str:  # type: ignore[no-untyped-def]
