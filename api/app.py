@@ -21,6 +21,7 @@ from api import (
     logconfig,
     logs,
     manifests,
+    metrics,
     openapi,
     policies,
     ratelimit,
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     i18n.install(app)
     errors.register(app)
     openapi.install(app)
+    metrics.install(app, built)
     logconfig.install(app)
     app.teardown_appcontext(close_session)
 

@@ -10,6 +10,7 @@ from flask import Response, jsonify
 from api import schemas
 from api.auth import auth, principal
 from api.deps import container
+from api.metrics import metrics
 from ledger.decisions import Decision
 
 bp = APIBlueprint("checks", __name__, url_prefix="/v1/checks", tag="Use checks")
@@ -34,13 +35,11 @@ def _render(decision: Decision) -> dict[str, Any]:
 def check(body: dict[str, Any]) -> Response:
     """Decide one use; the decision and its reasons are a log entry. Unknown items are denied."""
     who = principal()
-    return jsonify(  # the hot path: rendered directly, in the documented shape
-        _render(
-            container().checks.check(
-                who.tenant_id, body["item"], body["purpose"], body["recipient"], who.key_id
-            )
-        )
+    decision = container().checks.check(
+        who.tenant_id, body["item"], body["purpose"], body["recipient"], who.key_id
     )
+    metrics().decided([decision])
+    return jsonify(_render(decision))  # the hot path: rendered directly, in the documented shape
 
 
 @bp.post("/batch")
@@ -53,6 +52,7 @@ def check_batch(body: dict[str, Any]) -> Response:
     decided = container().checks.check_batch(
         who.tenant_id, body["items"], body["purpose"], body["recipient"], who.key_id
     )
+    metrics().decided(decided)
     allowed = sum(d.decision == "allow" for d in decided)
     return jsonify(
         {

@@ -11,6 +11,7 @@ from api import schemas
 from api.auth import ANY_ROLE, auth, principal
 from api.cursors import Cursor, PageQuery
 from api.deps import container, session
+from api.metrics import metrics
 from ledger.clock import format_ts
 from ledger.models import Manifest
 from retention.manifests import status as manifest_status
@@ -66,6 +67,7 @@ def issue(body: dict[str, Any]) -> dict[str, Any]:
     issued = container().manifests.issue(
         who.tenant_id, body["items"], body["purpose"], body["recipient"], body["name"], who.key_id
     )
+    metrics().decided(issued.decisions)
     return render(issued.manifest, _checkpoint(issued.manifest.token))
 
 

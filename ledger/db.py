@@ -175,3 +175,13 @@ def serialize(session: Session, name: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         key = _lock_key(name)
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """Whether the database is at the newest migration this code knows."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision() == head
