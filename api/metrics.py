@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator
 
 from apiflask import APIFlask
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -116,8 +116,7 @@ class Metrics:
 
 
 def metrics() -> Metrics:
-    from flask import current_app
-
+    """The app's metrics, from a view."""
     found: Metrics = current_app.extensions["custody_metrics"]
     return found
 
