@@ -14,6 +14,7 @@ from api.deps import container, session
 from api.metrics import metrics
 from ledger.clock import format_ts
 from ledger.models import Manifest
+from ledger.receipts import own_claims
 from retention.manifests import status as manifest_status
 
 bp = APIBlueprint("manifests", __name__, url_prefix="/v1/manifests", tag="Manifests")
@@ -50,7 +51,7 @@ def _checkpoint(token: str | None) -> dict[str, Any] | None:
     """The checkpoint the signed manifest carries (it is the one that covers the entry)."""
     if token is None:
         return None
-    claims = container().manifests.claims(token)
+    claims = own_claims(token)
     return dict(claims["checkpoint"])
 
 

@@ -223,15 +223,6 @@ class Manifests:
             )
         return token
 
-    @staticmethod
-    def claims(token: str) -> dict[str, Any]:
-        """The claims of a manifest this service signed (no verification: it is our own)."""
-        payload = token.split(".")[1]
-        parsed: dict[str, Any] = json.loads(
-            base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-        )
-        return parsed
-
     def get(self, session: Session, tenant_id: str, manifest_id: str) -> Manifest:
         manifest = session.get(Manifest, manifest_id)
         if manifest is None or manifest.tenant_id != tenant_id:
@@ -282,10 +273,6 @@ class Manifests:
     def epoch(session: Session, tenant_id: str) -> int:
         """The tenant's decision epoch: it moves whenever an earlier decision may turn."""
         return session.scalar(select(Log.epoch).where(Log.tenant_id == tenant_id)) or 0
-
-
-def _b64(text: Any) -> bytes:
-    return base64.b64decode(str(text), validate=True)
 
 
 def verify_manifest(token: str, keys_document: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,23 +4,16 @@ its scheduler, signing checkpoints every second) in its own process, on a free p
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.support.served import custody_serve
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -34,36 +27,16 @@ def served(env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
         check=True,
     )
     tenant = json.loads(made.stdout)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "custody serve died"
-            time.sleep(0.2)
+    with custody_serve(env) as server:
         yield (
-            url,
+            server.url,
             {
                 **env,
-                "CUSTODY_URL": url,
+                "CUSTODY_URL": server.url,
                 "CUSTODY_API_KEY": tenant["api_key"],
                 "CUSTODY_LOG": tenant["log"],
             },
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_the_example_runs_a_platforms_day(served):

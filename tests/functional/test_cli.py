@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
 import pytest
+
+from tests.support.served import custody_serve
 
 
 def test_tenants_and_keys_from_the_command_line(custody, client):
@@ -72,35 +73,14 @@ def test_key_rotation_keeps_old_keys_published(custody, client):
     assert custody("verify").returncode == 0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_serve_starts_a_working_service_on_a_fresh_data_folder(tmp_path, env):
     env = {**env, "CUSTODY_DATA_DIR": str(tmp_path / "fresh"), "CUSTODY_CHECKPOINT_SECONDS": "0.2"}
     env.pop("CUSTODY_DATABASE_URL")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                    assert json.load(response) == {"status": "ok"}
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the service did not start"
-                time.sleep(0.2)
+    with custody_serve(env) as served:
+        base = served.url
+        with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+            assert json.load(response) == {"status": "ok"}
         assert (tmp_path / "fresh" / "custody.db").exists()
         assert len(list((tmp_path / "fresh" / "keys").glob("*.ed25519"))) == 2
         created = json.loads(
@@ -135,6 +115,3 @@ def test_serve_starts_a_working_service_on_a_fresh_data_folder(tmp_path, env):
                 break
             assert time.monotonic() < deadline, "no checkpoint was signed by the scheduler"
             time.sleep(0.2)
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)

@@ -6,10 +6,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from api.logconfig import RequestIdFilter, configure
 from tests.support.http import PROBLEM, auth
+from tests.support.served import custody_serve
 
 SECRET_REF = "w-jane-doe-1984"  # a worker's reference: personal data, never in a log line
 
@@ -103,12 +100,6 @@ def test_a_database_error_in_the_log_leaves_out_the_statements_values(container)
     assert "hidden due to hide_parameters" in str(failure.value)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def get(url: str, headers: dict[str, str]) -> tuple[int, Any]:
     request = urllib.request.Request(url, headers=headers)
     try:
@@ -122,30 +113,11 @@ def get(url: str, headers: dict[str, str]) -> tuple[int, Any]:
 @pytest.mark.slow
 def test_custody_serve_writes_json_lines_with_request_ids(tmp_path, env, custody):
     created = json.loads(custody("tenants", "create", "Live", "--json").stdout)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={**env, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                status, _ = get(f"{base}/healthz", {})
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the service did not start"
-                time.sleep(0.2)
+    with custody_serve(env) as served:
         headers = {**auth(created["api_key"]), "X-Request-Id": "abc"}
-        status, body = get(f"{base}/v1/workers/{SECRET_REF}/uses?limit=1", headers)
+        status, body = get(f"{served.url}/v1/workers/{SECRET_REF}/uses?limit=1", headers)
         assert status == 404 and body["request_id"] == "abc"
-    finally:
-        server.terminate()
-        _, stderr = server.communicate(timeout=30)
+        stderr = served.stop()
     lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     ours = [line for line in lines if line["request_id"] == "abc"]
     assert {line["logger"] for line in ours} == {"custody.api", "custody.access"}, stderr
