@@ -39,9 +39,9 @@ def install(app: APIFlask) -> None:
         if not unknown:
             return None
         takes = f"takes only {', '.join(sorted(known))}" if known else "takes no query parameters"
-        return problem(  # the names are the caller's text: in `errors`, never in the log
+        return problem(
             422,
-            f"This operation {takes}; remove the parameters `errors` names.",
+            f"This operation {takes}; remove {', '.join(unknown)}.",
             errors=[{"in": "query", "field": n, "message": "Unknown field."} for n in unknown],
         )
 
