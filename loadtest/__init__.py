@@ -1,0 +1,1 @@
+"""Load, fault and soak runs against the scale-out layout; each stops by itself."""
