@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +16,7 @@ import click
 from api.container import Container, build
 from api.settings import ConfigError, Settings
 from ledger.bundle import verify_bundle
+from ledger.db import make_engine, schema_is_current
 from ledger.errors import CustodyError
 from ledger.receipts import ReceiptError, verify_receipt
 from ledger.verification import verify_database
@@ -28,13 +31,30 @@ class Lazy:
     def __init__(self) -> None:
         self._container: Container | None = None
 
-    def get(self) -> Container:
+    def get(self, migrate: bool = True) -> Container:
+        """The container; `migrate=False` for a scale-out role, which refuses to start on a
+        database that `custody db upgrade` has not brought to this code's schema."""
         if self._container is None:
             try:
-                self._container = build(Settings.from_env())
+                settings = Settings.from_env()
+                if not migrate:
+                    _require_current_schema(settings)
+                self._container = build(settings, migrate=migrate)
             except ConfigError as exc:
                 raise click.UsageError(str(exc)) from exc
         return self._container
+
+
+def _require_current_schema(settings: Settings) -> None:
+    engine = make_engine(settings.db_url)
+    try:
+        current = schema_is_current(engine)
+    finally:
+        engine.dispose()
+    if not current:
+        raise click.ClickException(
+            "the database is not at this version's schema: run `custody db upgrade` first"
+        )
 
 
 pass_lazy = click.make_pass_decorator(Lazy, ensure=True)
@@ -83,6 +103,70 @@ def serve(lazy: Lazy, host: str, port: int, threads: int) -> None:
         waitress_serve(app, host=host, port=port, threads=threads, ident="custody")
     finally:
         scheduler.shutdown(wait=False)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--timeout", default=60, show_default=True, type=click.IntRange(5, 3600))
+@pass_lazy
+def web(lazy: Lazy, host: str, port: int, workers: int, threads: int, timeout: int) -> None:
+    """Run the web app alone under gunicorn: WORKERS processes of THREADS threads each.
+    Scheduled and queued jobs run in `custody scheduler` and `custody worker`."""
+    from api.webserver import run
+
+    lazy.get(migrate=False).db.dispose()  # keys made once here; each worker opens its own
+    click.echo(f"custody: web on http://{host}:{port} ({workers} workers)", err=True)
+    run(host, port, workers, threads, timeout)
+
+
+@main.command()
+@pass_lazy
+def scheduler(lazy: Lazy) -> None:
+    """Lead the scheduled jobs (checkpoints, retention sweeps, the manifest watch, expiry):
+    one process at a time leads, through a database lock; others stand by."""
+    from api.scheduler import lead
+
+    container = _role(lazy)
+    click.echo("custody: scheduler standing for leadership", err=True)
+    lead(container, _stop_on_signals())
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="work through what is due now, then exit")
+@pass_lazy
+def worker(lazy: Lazy, once: bool) -> None:
+    """Run queued jobs (redactions, webhook deliveries), claimed through the database; run
+    as many workers as wanted."""
+    from api.scheduler import work
+
+    container = _role(lazy)
+    stop = _stop_on_signals()
+    if once:
+        stop.set()
+        ran = container.redactions.run_due() + container.webhooks.deliver_due().attempted
+        click.echo(f"ran {ran} jobs")
+        return
+    click.echo("custody: job runner working", err=True)
+    work(container, stop)
+
+
+def _role(lazy: Lazy) -> Container:
+    from api.logconfig import configure
+
+    container = lazy.get(migrate=False)
+    configure(container.settings.log_level)
+    return container
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: the role finishes its current job and exits."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
 
 
 @main.command()
@@ -359,33 +443,6 @@ def redact(source: Path, output: Path, mode: str, fill: str, audit_file: Path | 
     )
     for flag in review[:20]:
         click.echo(f"review frame {flag['frame']}: {flag['reason']}")
-
-
-@main.group()
-def redaction() -> None:
-    """Redaction jobs."""
-
-
-@redaction.command("work")
-@click.option("--once", is_flag=True, help="run the jobs due now, then exit")
-@click.option("--every", default=2.0, show_default=True, help="seconds between looks")
-@pass_lazy
-def redaction_work(lazy: Lazy, once: bool, every: float) -> None:
-    """Run redaction jobs as they come (a job runner of its own, beside the web app)."""
-    import time
-
-    from api.logconfig import configure
-
-    container = lazy.get()
-    configure(container.settings.log_level)
-    redactions = container.redactions
-    while True:
-        ran = redactions.run_due()
-        if once:
-            click.echo(f"ran {ran} redaction jobs")
-            return
-        if not ran:
-            time.sleep(every)
 
 
 @main.group()

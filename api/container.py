@@ -73,7 +73,9 @@ def build(
     key_store: KeyStore | None = None,
     migrate: bool = True,
 ) -> Container:
-    """Open the database (migrating it unless told not to) and make sure signing keys exist."""
+    """Open the database. On first run (`migrate`) bring its schema up to date and make the
+    signing keys; a process opening a database prepared before (`custody db upgrade`) leaves
+    it alone, so it starts even while the database is briefly unreachable."""
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
@@ -84,8 +86,9 @@ def build(
     keys = KeyRing(
         key_store or FileKeyStore(settings.key_folder), clock, settings.origin, settings.key_overlap
     )
-    with db.write() as session, session.begin():
-        keys.ensure(session)
+    if migrate:
+        with db.write() as session, session.begin():
+            keys.ensure(session)
     interval = max(CHECKPOINT_INTERVAL, timedelta(seconds=settings.checkpoint_seconds))
     appender = Appender(db, clock, keys.log_signers, checkpoint_interval=interval)
     master = (

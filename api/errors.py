@@ -10,6 +10,7 @@ from typing import Any
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask import Response, g
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -28,6 +29,7 @@ from ledger.errors import (
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("custody.api")
+RETRY_AFTER = 2  # seconds: a database failing over or storage coming back
 
 TITLES = {
     400: "Bad request",
@@ -145,7 +147,12 @@ def register(app: APIFlask) -> None:
             return problem(503, str(error), {"Retry-After": str(error.retry_after)})
         if isinstance(error, VaultError):
             log.error("vault: %s", error)
-            return problem(503, "Stored content failed its integrity check or cannot be read.")
+            return problem(
+                503,
+                "Stored content cannot be read or written, or failed its integrity check; "
+                "nothing was changed. Retry shortly.",
+                {"Retry-After": str(RETRY_AFTER)},
+            )
         log.exception("unmapped domain error")
         return problem(500, "The request failed; nothing was changed.")
 
@@ -153,5 +160,9 @@ def register(app: APIFlask) -> None:
     def _unexpected(error: Exception) -> Response:
         if isinstance(error, HTTPException):  # raised outside APIFlask's own handling
             return problem(error.code or 500, error.description or "")
+        if isinstance(error, OperationalError | InterfaceError):  # the database went away
+            log.error("database unreachable: %s", type(error.orig).__name__)
+            detail = "The database cannot be reached; nothing was changed. Retry shortly."
+            return problem(503, detail, {"Retry-After": str(RETRY_AFTER)})
         log.exception("unhandled error")
         return problem(500, "The request failed; nothing was changed.")

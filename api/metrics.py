@@ -10,6 +10,7 @@ job queue. Nothing is labelled by tenant or worker.
 from __future__ import annotations
 
 import collections
+import os
 import time
 from collections.abc import Iterable, Iterator
 
@@ -23,6 +24,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
@@ -106,6 +108,11 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(StateCollector(container))
+        self.exposed = self.registry
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # several processes: add theirs up
+            self.exposed = CollectorRegistry()
+            MultiProcessCollector(self.exposed)  # type: ignore[no-untyped-call]
+            self.exposed.register(StateCollector(container))
 
     def decided(self, decisions: Iterable[Decision]) -> None:
         counted = collections.Counter(
@@ -141,7 +148,7 @@ def install(app: APIFlask, container: Container) -> None:
     @app.get("/metrics")
     @app.doc(hide=True)
     def scrape() -> Response:
-        return Response(generate_latest(recorder.registry), mimetype=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(recorder.exposed), mimetype=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz")
     @app.doc(hide=True)

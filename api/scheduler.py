@@ -1,9 +1,17 @@
-"""Every scheduled job, registered in one place under a stable id."""
+"""Every background job, registered in one place under a stable id, in two kinds.
+
+Scheduled jobs run on the clock and are led by one process (`custody scheduler`, whichever
+holds the leadership lock); queued jobs work through rows claimed in the database and run in
+as many job runners as wanted (`custody worker`). `custody serve` runs both kinds itself.
+Every job is also safe to run twice at once (a lock of its own, or claimed rows), so a
+leader that lost its lock without noticing yet does no harm.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -14,18 +22,33 @@ log = logging.getLogger("custody.jobs")
 WEBHOOK_SECONDS = 5
 REDACTION_SECONDS = 2
 IDEMPOTENCY_SECONDS = 3600
+LEADER_CHECK_SECONDS = 2.0
+
+Job = tuple[str, Callable[[], object], float]
 
 
-def build_scheduler(container: Container) -> BackgroundScheduler:
+def scheduled_jobs(container: Container) -> list[Job]:
     settings = container.settings
-    jobs: list[tuple[str, Callable[[], object], float]] = [
+    return [
         ("log.checkpoint", lambda: checkpoint_due(container.appender), settings.checkpoint_seconds),
         ("retention.sweep", container.retention.sweep, settings.sweep_seconds),
         ("manifests.watch", container.manifest_watch.run, WEBHOOK_SECONDS),
-        ("webhooks.deliver", container.webhooks.deliver_due, WEBHOOK_SECONDS),
-        ("redaction.run", container.redactions.run_due, REDACTION_SECONDS),
         ("idempotency.expire", container.idempotency.expire, IDEMPOTENCY_SECONDS),
     ]
+
+
+def queued_jobs(container: Container) -> list[Job]:
+    """Each run answers how many claimed rows it worked through."""
+    return [
+        ("webhooks.deliver", lambda: container.webhooks.deliver_due().attempted, WEBHOOK_SECONDS),
+        ("redaction.run", container.redactions.run_due, REDACTION_SECONDS),
+    ]
+
+
+def build_scheduler(container: Container, jobs: Sequence[Job] | None = None) -> BackgroundScheduler:
+    """An APScheduler running `jobs` (by default every job: the embedded layout)."""
+    if jobs is None:
+        jobs = scheduled_jobs(container) + queued_jobs(container)
     scheduler = BackgroundScheduler(timezone="UTC")
     for job_id, run, seconds in jobs:
         scheduler.add_job(
@@ -38,3 +61,42 @@ def build_scheduler(container: Container) -> BackgroundScheduler:
             replace_existing=True,
         )
     return scheduler
+
+
+def lead(container: Container, stop: threading.Event, standby_seconds: float = 2.0) -> None:
+    """Run the scheduled jobs while this process holds the leadership lock; otherwise stand
+    by and try again. A leader whose lock went with its database connection (a restart of
+    PostgreSQL) stops its jobs and stands for leadership again. Returns when `stop` is set."""
+    while not stop.is_set():
+        try:
+            with container.db.leadership("custody.scheduler") as still_held:
+                if still_held is None:
+                    stop.wait(standby_seconds)
+                    continue
+                log.info("scheduler: leading")
+                scheduler = build_scheduler(container, scheduled_jobs(container))
+                scheduler.start()
+                try:
+                    while not stop.wait(LEADER_CHECK_SECONDS) and still_held():
+                        pass
+                finally:
+                    scheduler.shutdown(wait=True)
+                if not stop.is_set():
+                    log.warning("scheduler: lost the leadership lock; standing again")
+        except Exception:  # the database unreachable: wait and stand again
+            log.exception("scheduler: cannot reach the database")
+            stop.wait(standby_seconds)
+
+
+def work(container: Container, stop: threading.Event, idle_seconds: float = 1.0) -> None:
+    """Run the queued jobs until `stop` is set: each takes what it claims, one batch at a
+    time; the runner rests only when a round found nothing to do."""
+    while not stop.is_set():
+        busy = False
+        for job_id, run, _ in queued_jobs(container):
+            try:
+                busy = bool(run()) or busy
+            except Exception:  # a database or storage outage: log, rest, go on
+                log.exception("job %s failed", job_id)
+        if not busy:
+            stop.wait(idle_seconds)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 import migrations
@@ -89,6 +90,34 @@ class Database:
         database; yield whether it was taken. A holder that dies releases it: on PostgreSQL
         it is a session advisory lock on a connection kept for the duration, on SQLite (whose
         users share one host) an flock on a file beside the database."""
+        with self._lock(name) as (held, _):
+            yield held
+
+    @contextmanager
+    def leadership(self, name: str) -> Iterator[Callable[[], bool] | None]:
+        """`exclusive` for a holder that keeps the lock for long: yield None when another
+        process holds it, else a function telling whether it is still held. On PostgreSQL
+        the lock lives as long as its connection, which a server restart breaks; the holder
+        asks now and then and steps down when it lost the lock."""
+        with self._lock(name) as (held, connection):
+            if not held:
+                yield None
+                return
+
+            def still_held() -> bool:
+                if connection is None:
+                    return True
+                try:
+                    connection.execute(text("SELECT 1"))
+                    connection.commit()
+                except SQLAlchemyError:
+                    return False
+                return True
+
+            yield still_held
+
+    @contextmanager
+    def _lock(self, name: str) -> Iterator[tuple[bool, Connection | None]]:
         if self.engine.dialect.name == "postgresql":
             key = _lock_key(name)
             with self.engine.connect() as connection:
@@ -96,25 +125,26 @@ class Database:
                 held = bool(taken.scalar())
                 connection.commit()
                 try:
-                    yield held
+                    yield held, connection
                 finally:
                     if held:
-                        connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                        connection.commit()
+                        with suppress(SQLAlchemyError):  # a broken connection released it already
+                            connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                            connection.commit()
             return
         database = self.engine.url.database or ""
         path = Path(f"{database}.{name}.lock") if database not in ("", ":memory:") else None
         if path is None:  # a private in-memory database has one process by construction
-            yield True
+            yield True, None
             return
         with open(path, "a") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                yield False
+                yield False, None
                 return
             try:
-                yield True
+                yield True, None
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 

@@ -4,7 +4,10 @@ Messages follow Standard Webhooks: a JSON body `{type, timestamp, data}` and the
 `webhook-id`, `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of
 `id.timestamp.body` under the endpoint's `whsec_` secret). A delivery is retried with
 backoff until the endpoint answers 2xx or the schedule runs out; then it is `failed` and
-reported. Delivery happens outside any database transaction, one process at a time.
+reported. Delivery happens outside any database transaction: a runner claims a batch of due
+deliveries (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's write transactions run one at a
+time) by moving their next attempt a lease ahead, so several runners never send the same
+one at once, and a runner that dies leaves its claims to fall due again after the lease.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ SCHEDULE = (
 )
 MAX_ENDPOINTS = 10
 TIMEOUT = urllib3.Timeout(connect=5.0, read=15.0)
+CLAIM_LEASE = timedelta(minutes=2)  # longer than a batch's sends can take at TIMEOUT
+CLAIM_BATCH = 5
 _LOOPBACK = ("localhost",)
 
 ENDPOINT_ADDED = register(EntryType("webhook.endpoint_added", 1, obj({"endpoint": ID})))
@@ -63,6 +68,10 @@ class Delivered:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+
+    @property
+    def attempted(self) -> int:
+        return self.delivered + self.retrying + self.failed
 
 
 def _check_url(url: str) -> str:
@@ -189,26 +198,42 @@ class Webhooks:
         return len(endpoints)
 
     def deliver_due(self, limit: int = 100) -> Delivered:
-        """Send what is due, one process at a time; each outcome is committed on its own."""
+        """Send what is due, a claimed batch at a time; each outcome is committed on its own."""
         result = Delivered()
-        with self.appender.db.exclusive("webhooks.deliver") as held:
-            if not held:
-                return result
-            with self.appender.db.session() as session:
-                due = session.execute(
-                    select(WebhookDelivery, WebhookEndpoint)
-                    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-                    .where(
-                        WebhookDelivery.status == "pending",
-                        WebhookDelivery.next_attempt_at <= self.clock.now(),
-                    )
-                    .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                    .limit(limit)
-                ).all()
-            for delivery, endpoint in due:
+        while result.attempted < limit and (claimed := self._claim()):
+            for delivery, endpoint in claimed:
                 status, error = self._send(delivery, endpoint)
                 self._record(delivery.id, status, error, result)
         return result
+
+    def _claim(self) -> list[tuple[WebhookDelivery, WebhookEndpoint]]:
+        with self.appender.db.write() as session, session.begin():
+            now = self.clock.now()
+            due = list(
+                session.scalars(
+                    select(WebhookDelivery)
+                    .where(
+                        WebhookDelivery.status == "pending",
+                        WebhookDelivery.next_attempt_at <= now,
+                    )
+                    .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+                    .limit(CLAIM_BATCH)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            for delivery in due:
+                delivery.next_attempt_at = now + CLAIM_LEASE
+            endpoints = {e.id: e for e in self._endpoints_of(session, due)}
+        return [(delivery, endpoints[delivery.endpoint_id]) for delivery in due]
+
+    @staticmethod
+    def _endpoints_of(
+        session: Session, deliveries: Sequence[WebhookDelivery]
+    ) -> Sequence[WebhookEndpoint]:
+        wanted = {d.endpoint_id for d in deliveries}
+        if not wanted:
+            return []
+        return session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.id.in_(wanted))).all()
 
     def _send(
         self, delivery: WebhookDelivery, endpoint: WebhookEndpoint

@@ -1,0 +1,1 @@
+"""Starting Custody as deployed: the scale-out layout on one machine."""

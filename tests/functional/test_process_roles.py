@@ -1,0 +1,105 @@
+"""What lets the roles run as many processes: one scheduler leads through a database lock it
+can lose, and job runners claim webhook deliveries so that none is sent twice at once."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select, text
+
+from api.container import build
+from ledger.db import Database, _lock_key, make_engine
+from retention.models import WebhookDelivery
+from retention.webhooks import CLAIM_LEASE
+from tests.support.receiver import receiver
+
+
+def test_one_process_leads_and_another_takes_over_when_it_goes(db_url):
+    first, second = Database(make_engine(db_url)), Database(make_engine(db_url))
+    try:
+        with first.leadership("custody.scheduler") as leading:
+            assert leading is not None and leading()
+            with second.leadership("custody.scheduler") as standing:
+                assert standing is None  # the other holds it
+        with second.leadership("custody.scheduler") as leading:
+            assert leading is not None and leading()  # released on the way out
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+def test_a_leader_whose_connection_dies_knows_it_lost_the_lead(db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("on SQLite the lock is a file's, held as long as the process lives")
+    first, second = Database(make_engine(db_url)), Database(make_engine(db_url))
+    key = _lock_key("custody.scheduler")
+    try:
+        with first.leadership("custody.scheduler") as leading:
+            assert leading is not None and leading()
+            with second.session() as session:  # as a PostgreSQL restart does to it
+                killed = session.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = "
+                        "'advisory' AND granted AND (classid::bigint << 32 | objid::bigint) = :k"
+                    ),
+                    {"k": key & 0xFFFFFFFFFFFFFFFF},
+                ).all()
+            assert killed == [(True,)]
+            assert not leading()
+            with second.leadership("custody.scheduler") as taken:
+                assert taken is not None and taken()
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+def _deliveries(container, tenant_id: str, count: int) -> None:
+    with container.db.write() as session, session.begin():
+        for n in range(count):
+            container.webhooks.enqueue(session, tenant_id, "erasure.completed", {"n": n})
+
+
+def test_runners_side_by_side_send_each_delivery_once(container, settings, clock, tenant):
+    other_runner = build(settings, clock=clock, migrate=False)
+    try:
+        with receiver() as hook:
+            container.webhooks.add(tenant.tenant_id, hook.url)
+            _deliveries(container, tenant.tenant_id, 40)
+            start = threading.Barrier(2)
+
+            def run(runner):
+                start.wait()
+                return runner.webhooks.deliver_due()
+
+            results: list = []
+            threads = [
+                threading.Thread(target=lambda r=r: results.append(run(r)))
+                for r in (container, other_runner)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+        ids = [delivery.headers["webhook-id"] for delivery in hook.received]
+        assert len(ids) == 40 and len(set(ids)) == 40  # each once, none twice
+        assert sum(result.delivered for result in results) == 40
+        with container.db.session() as session:
+            pending = session.scalar(
+                select(func.count()).where(WebhookDelivery.status != "delivered")
+            )
+        assert pending == 0
+    finally:
+        other_runner.close()
+
+
+def test_a_claim_whose_runner_died_falls_due_after_its_lease(container, clock, tenant):
+    with receiver() as hook:
+        container.webhooks.add(tenant.tenant_id, hook.url)
+        _deliveries(container, tenant.tenant_id, 3)
+        claimed = container.webhooks._claim()  # a runner claims, then dies before sending
+        assert len(claimed) == 3
+        assert container.webhooks.deliver_due().attempted == 0  # claimed: not sent twice
+        clock.advance(seconds=CLAIM_LEASE.total_seconds() + 1)
+        assert container.webhooks.deliver_due().delivered == 3
+    assert len(hook.received) == 3
