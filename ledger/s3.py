@@ -37,7 +37,9 @@ class S3Backend:
             "s3",
             endpoint_url=endpoint_url,
             region_name=region,
-            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5),
+            config=Config(
+                retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=15
+            ),
         )
 
     def _key(self, name: str) -> str:

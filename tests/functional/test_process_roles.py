@@ -3,6 +3,8 @@ can lose, and job runners claim webhook deliveries so that none is sent twice at
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -103,3 +105,23 @@ def test_a_claim_whose_runner_died_falls_due_after_its_lease(container, clock, t
         clock.advance(seconds=CLAIM_LEASE.total_seconds() + 1)
         assert container.webhooks.deliver_due().delivered == 3
     assert len(hook.received) == 3
+
+
+def test_roles_refuse_a_database_not_yet_upgraded(env, tmp_path):
+    fresh = {**env, "CUSTODY_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"}
+    for role in (["scheduler"], ["worker"], ["web", "--workers", "1"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "api", *role], env=fresh, capture_output=True, text=True,
+            timeout=60,
+        )  # fmt: skip
+        assert done.returncode != 0
+        assert "run `custody db upgrade` first" in done.stderr
+
+
+def test_a_job_runner_works_through_what_is_due_and_exits_with_once(container, custody, tenant):
+    with receiver() as hook:
+        container.webhooks.add(tenant.tenant_id, hook.url)
+        _deliveries(container, tenant.tenant_id, 2)
+        done = custody("worker", "--once")
+    assert done.stdout.strip() == "ran 2 jobs"
+    assert len(hook.received) == 2
