@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from api.container import Container
 from ledger.appender import checkpoint_due
@@ -23,6 +24,7 @@ WEBHOOK_SECONDS = 5
 REDACTION_SECONDS = 2
 IDEMPOTENCY_SECONDS = 3600
 LEADER_CHECK_SECONDS = 2.0
+OUTAGES = (OperationalError, InterfaceError)  # the database went away; it comes back
 
 Job = tuple[str, Callable[[], object], float]
 
@@ -83,8 +85,8 @@ def lead(container: Container, stop: threading.Event, standby_seconds: float = 2
                     scheduler.shutdown(wait=True)
                 if not stop.is_set():
                     log.warning("scheduler: lost the leadership lock; standing again")
-        except Exception:  # the database unreachable: wait and stand again
-            log.exception("scheduler: cannot reach the database")
+        except OUTAGES as exc:  # the database unreachable: wait and stand again
+            log.warning("scheduler: cannot reach the database (%s)", type(exc).__name__)
             stop.wait(standby_seconds)
 
 
@@ -96,7 +98,9 @@ def work(container: Container, stop: threading.Event, idle_seconds: float = 1.0)
         for job_id, run, _ in queued_jobs(container):
             try:
                 busy = bool(run()) or busy
-            except Exception:  # a database or storage outage: log, rest, go on
+            except OUTAGES as exc:
+                log.warning("job %s: cannot reach the database (%s)", job_id, type(exc).__name__)
+            except Exception:  # a bug or storage failing: say so, rest, go on
                 log.exception("job %s failed", job_id)
         if not busy:
             stop.wait(idle_seconds)

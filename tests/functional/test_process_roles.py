@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select, text
@@ -125,3 +126,41 @@ def test_a_job_runner_works_through_what_is_due_and_exits_with_once(container, c
         done = custody("worker", "--once")
     assert done.stdout.strip() == "ran 2 jobs"
     assert len(hook.received) == 2
+
+
+def _scheduler(env, log_path):  # type: ignore[no-untyped-def]
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "api", "scheduler"], env=env, stdout=log, stderr=log
+        )
+
+
+def _leading(log_path) -> bool:  # type: ignore[no-untyped-def]
+    return "scheduler: leading" in log_path.read_text()
+
+
+def test_of_two_scheduler_processes_one_leads_and_the_other_takes_over_a_kill(env, tmp_path):
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    first = _scheduler(env, logs[0])
+    try:
+        deadline = time.monotonic() + 30
+        while not _leading(logs[0]):
+            assert first.poll() is None and time.monotonic() < deadline, logs[0].read_text()
+            time.sleep(0.2)
+        second = _scheduler(env, logs[1])
+        try:
+            time.sleep(4)  # two standby rounds: it must not lead beside the first
+            assert not _leading(logs[1])
+            assert "standing for leadership" in logs[1].read_text()
+            first.kill()  # kill -9: the lock goes with the process (or its connection)
+            first.wait(timeout=10)
+            deadline = time.monotonic() + 15
+            while not _leading(logs[1]):
+                assert time.monotonic() < deadline, logs[1].read_text()
+                time.sleep(0.2)
+        finally:
+            second.terminate()
+            assert second.wait(timeout=30) == 0  # SIGTERM: stops its jobs and exits cleanly
+    finally:
+        first.kill()
+        first.wait(timeout=10)
