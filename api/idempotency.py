@@ -4,12 +4,17 @@ key with a different request is a 422; while the first is still running, a 409."
 
 from __future__ import annotations
 
+import logging
+
 from apiflask import APIFlask
 from flask import Response, g, request
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from api.deps import container
 from api.errors import problem
-from ledger.idempotency import Answer, KeyReused, StillRunning, fingerprint, scope_of
+from ledger.idempotency import CLAIM, Answer, KeyReused, StillRunning, fingerprint, scope_of
+
+log = logging.getLogger("custody.api")
 
 HEADER = "Idempotency-Key"
 # Headers of the first answer that a replay repeats; request ids and quotas are the replay's own.
@@ -57,7 +62,12 @@ def install(app: APIFlask) -> None:
             replay.headers["Idempotent-Replayed"] = "true"
             return replay
         g.idempotency_claim = claim_id
+        CLAIM.set(claim_id)  # log transactions of the call mark the claim as taken effect
         return None
+
+    @app.teardown_request
+    def _forget(_error: BaseException | None) -> None:
+        CLAIM.set(None)
 
     @app.after_request
     def _answer(response: Response) -> Response:
@@ -65,9 +75,14 @@ def install(app: APIFlask) -> None:
         if claim_id is None:
             return response
         store = container().idempotency
-        if response.status_code >= 500 or response.status_code in RELEASED:
-            store.release(claim_id)
-        else:
-            kept = {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers}
-            store.answer(claim_id, Answer(response.status_code, kept, response.get_data()))
+        try:
+            if response.status_code >= 500 or response.status_code in RELEASED:
+                store.release(claim_id)
+            else:
+                kept = {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers}
+                store.answer(claim_id, Answer(response.status_code, kept, response.get_data()))
+        except (OperationalError, InterfaceError) as exc:
+            # The database went away after the call: its claim says whether it took effect,
+            # and a retry after STALE is answered accordingly. This answer still goes out.
+            log.warning("idempotency: answer not kept (%s)", type(exc).__name__)
         return response

@@ -29,6 +29,7 @@ from ledger.clock import Clock
 from ledger.db import Database
 from ledger.entries import build_entry
 from ledger.errors import NotFound, TryLater
+from ledger.idempotency import CLAIM, mark_effected
 from ledger.logs import read_nodes
 from ledger.merkle import EMPTY_ROOT, Frontier, leaf_hash
 from ledger.models import Checkpoint, Log, LogEntry, LogNode
@@ -137,6 +138,15 @@ class LogWriter:
         return Appended(log_id, index, leaf, body)
 
 
+def _marking(work: Callable[[LogWriter], T], claim: str) -> Callable[[LogWriter], T]:
+    def marked(writer: LogWriter) -> T:
+        result = work(writer)
+        mark_effected(writer.session, claim)
+        return result
+
+    return marked
+
+
 @dataclass
 class _Pending(Generic[T]):
     logs: frozenset[str]
@@ -183,6 +193,9 @@ class Appender:
 
         A unit that writes nothing through `writer.session` (only entries and
         `insert_later` rows) may pass `savepoint=False` and save the SAVEPOINT round trips."""
+        claim = CLAIM.get()  # the idempotent call this runs for: its claim takes effect too
+        if claim is not None:
+            work = _marking(work, claim)
         item: _Pending[T] = _Pending(frozenset(logs), work, savepoint)
         self._submit(item)
         if item.error is not None:

@@ -5,11 +5,17 @@ answer never creates twice.
 A claim is a row (credential scope, key, request fingerprint) committed before the call
 runs; the answer is stored after it, encrypted (AES-256-GCM, bound to the row) since it may
 hold a secret shown once. A key reused for a different request is refused, as is a key whose
-first call is still running. A call that was refused before it changed anything (a 5xx, a
-429, an authentication failure) releases its key, so a retry runs afresh. A process that dies
-between the commit of the call and the storing of its answer leaves the key `running`: its
-outcome is unknown, and the key stays refused until it expires rather than risk a second
-creation.
+first call is still running.
+
+Whether the call took effect is recorded with its effect: every log transaction the call
+commits also moves its claim from `running` to `effected` (ledger.appender reads the claim
+from `CLAIM`), and fails if the claim is gone. So a claim still `running` after `STALE`
+(its process died, or the database went away before the call could answer) provably changed
+nothing: a retry takes it over and runs afresh, and should the first call come back to
+commit after all, it finds its claim gone and rolls back. A claim `effected` without an
+answer (the process died in the instant between commit and answer) took effect: the key
+stays refused until it expires rather than risk a second creation. A call refused before it
+changed anything (a 5xx, a 429, an authentication failure) releases its key at once.
 """
 
 from __future__ import annotations
@@ -17,13 +23,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ledger.clock import Clock
 from ledger.db import Database
@@ -32,12 +40,22 @@ from ledger.ids import new_id
 from ledger.models import IdempotencyKey
 
 KEPT = timedelta(hours=24)
-# A first call still `running` after this long most likely died; say so instead of waiting.
-STALE = timedelta(minutes=2)
+# A claim that changed nothing for this long is taken over by a retry; liveness only: a
+# first call that still commits later is rolled back.
+STALE = timedelta(seconds=20)
+CLAIM: ContextVar[str | None] = ContextVar("custody_idempotency_claim", default=None)
 
 
 class KeyReused(CustodyError):
     """The key was first used for a different request."""
+
+
+class _Raced(Exception):
+    """The claim changed between reading and taking it over."""
+
+
+class TakenOver(Conflict):
+    """A retry with the same key took the claim over: this call must change nothing."""
 
 
 class StillRunning(Conflict):
@@ -77,7 +95,7 @@ class Idempotency:
         for _ in range(3):
             try:
                 return self._claim(scope, key, fingerprint)
-            except IntegrityError:  # another process claimed it first: look again
+            except (IntegrityError, _Raced):  # another process claimed it first: look again
                 continue
         raise StillRunning("this Idempotency-Key is being claimed concurrently", 1)
 
@@ -89,9 +107,25 @@ class Idempotency:
                     IdempotencyKey.scope == scope, IdempotencyKey.key == key
                 )
             )
-            if row is not None and row.created_at <= now - KEPT:
-                session.delete(row)
-                session.flush()
+            if row is not None and row.fingerprint != fingerprint and row.created_at > now - KEPT:
+                raise KeyReused(
+                    "this Idempotency-Key was first used for a different request; "
+                    "use a new key for a new request"
+                )
+            if row is not None and (
+                row.created_at <= now - KEPT
+                or (row.state == "running" and row.created_at <= now - STALE)
+            ):
+                # Expired, or a first call that changed nothing and will not: start afresh.
+                # The state is checked again by the delete, which waits for a commit marking
+                # it `effected` and then leaves it.
+                gone = session.execute(
+                    delete(IdempotencyKey).where(
+                        IdempotencyKey.id == row.id, IdempotencyKey.state == row.state
+                    )
+                )
+                if not getattr(gone, "rowcount", 0):
+                    raise _Raced  # the first call committed meanwhile: look again
                 row = None
             if row is None:
                 claim = IdempotencyKey(
@@ -105,21 +139,17 @@ class Idempotency:
                 session.add(claim)
                 session.flush()
                 return claim.id, None
-            if row.fingerprint != fingerprint:
-                raise KeyReused(
-                    "this Idempotency-Key was first used for a different request; "
-                    "use a new key for a new request"
-                )
-            if row.state == "running":
-                if row.created_at <= now - STALE:
-                    raise StillRunning(
-                        "the first request with this Idempotency-Key never answered, so "
-                        "whether it took effect is unknown: look for what it created "
-                        "before trying again with a new key",
-                        int(STALE.total_seconds()),
-                    )
+            if row.state == "effected" and row.created_at <= now - STALE:
                 raise StillRunning(
-                    "the first request with this Idempotency-Key is still running", 1
+                    "the first request with this Idempotency-Key took effect but its answer "
+                    "was lost: look for what it created rather than trying again",
+                    int(KEPT.total_seconds()),
+                )
+            if row.state in ("running", "effected"):
+                left = row.created_at + STALE - now
+                raise StillRunning(
+                    "the first request with this Idempotency-Key is still running",
+                    max(1, min(5, int(left.total_seconds()) + 1)),
                 )
             assert row.response is not None
             return row.id, self._open(row.id, row.response)
@@ -128,11 +158,12 @@ class Idempotency:
         """Store the answer of the call that holds the claim."""
         with self.db.write() as session, session.begin():
             row = session.get(IdempotencyKey, claim_id)
-            if row is not None and row.state == "running":
+            if row is not None and row.state in ("running", "effected"):
                 row.state, row.response = "done", self._seal(claim_id, answer)
 
     def release(self, claim_id: str) -> None:
-        """The call changed nothing (it was refused or failed): a retry may run afresh."""
+        """The call failed or was refused: a retry may run afresh, unless the call took
+        effect after all (it failed after a commit, or the commit's answer was lost)."""
         with self.db.write() as session, session.begin():
             session.execute(
                 delete(IdempotencyKey).where(
@@ -159,3 +190,18 @@ class Idempotency:
         size = int.from_bytes(plain[:4], "big")
         head: dict[str, Any] = json.loads(plain[4 : 4 + size])
         return Answer(int(head["status"]), dict(head["headers"]), plain[4 + size :])
+
+
+def mark_effected(session: Session, claim_id: str) -> None:
+    """In the transaction of a call's effect: record that its claim took effect, or refuse
+    (TakenOver) if a retry took the claim over, which rolls the effect back."""
+    done = session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.id == claim_id, IdempotencyKey.state.in_(("running", "effected")))
+        .values(state="effected")
+    )
+    if not getattr(done, "rowcount", 0):
+        raise TakenOver(
+            "a retry with the same Idempotency-Key took this request over; its answer is the "
+            "one that counts"
+        )

@@ -334,7 +334,7 @@ class IdempotencyKey(Base):
     scope: Mapped[str] = mapped_column(String(64))  # a hash of the credential that sent it
     key: Mapped[str] = mapped_column(String(255))
     fingerprint: Mapped[bytes] = mapped_column(LargeBinary(32))
-    state: Mapped[str] = mapped_column(String(10))  # running, done
+    state: Mapped[str] = mapped_column(String(10))  # running, effected, done
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     response: Mapped[bytes | None] = mapped_column(LargeBinary)
 
