@@ -465,7 +465,9 @@ class ItemService:
     # Content -----------------------------------------------------------------------------
 
     def store_content(self, tenant_id: str, item_id: str, source: IO[bytes]) -> Item:
-        """Stream a clip's bytes into the vault; they must hash to the registered sha256."""
+        """Stream a clip's bytes into the vault; they must hash to the registered sha256.
+        Idempotent: the same bytes again (a retried upload) are verified and stored, and the
+        log keeps its one `content.stored`."""
         with self.appender.db.session() as session:
             clip = self._clip(session, tenant_id, item_id)
             key = self.vault.data_key(session, clip.worker_id or "")
@@ -475,6 +477,8 @@ class ItemService:
 
         def work(writer: LogWriter) -> Item:
             stored = self._clip(writer.session, tenant_id, item_id)
+            if stored.content_size is not None:
+                return stored
             stored.content_size = size
             writer.append(
                 log_id, "content.stored", {"item": item_id, "size": size}, subject=stored.worker_id

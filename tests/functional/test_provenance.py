@@ -349,6 +349,10 @@ def test_content_round_trip_through_the_vault(api, container, settings):
     stored = api.client.put(path, data=content, headers=api.headers)
     assert stored.status_code == 200, stored.json
     assert stored.json["content_stored"] is True and stored.json["content_size"] == len(content)
+    size = api.size()
+    again = api.client.put(path, data=content, headers=api.headers)  # a retried upload
+    assert again.status_code == 200 and again.json == stored.json
+    assert api.size() == size  # one content.stored on the log, however often it is sent
     [blob] = settings.vault_folder.rglob(clip["id"])
     assert content[:64] not in blob.read_bytes()
 
