@@ -17,8 +17,10 @@ problems it found (none: the run passed) and its figures:
    sent after a withdrawal was acknowledged, of an item under that consent and for a purpose
    it withdrew, was denied; a check sent after an item's `delete_after` was denied; and a
    fresh check now of every such item and purpose is denied.
-5. No due deletion skipped: every item whose `delete_after` had passed, and every clip whose
-   consent was withdrawn whole, by the time the sweeps were done (`wait_until_swept`) is
+5. Redaction jobs asked for were made (or failed only because their clip was erased),
+   requested and finished on the log once each.
+6. No due deletion skipped: every item whose `delete_after` had passed, and every clip whose
+   consent was withdrawn whole with everything derived from it, by the time the sweeps were done (`wait_until_settled`) is
    erased, in exactly one tombstone (`items.erased`) of a done erasure, and its vault bytes
    are gone; every item a tombstone names is erased; stored content of the living is there.
 """
@@ -39,15 +41,17 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from api.container import Container, build
 from api.settings import Settings
 from ledger.items import object_name
 from ledger.logs import tenant_log_id
-from ledger.models import Consent, ConsentEvent, Item, Tenant
+from ledger.models import Consent, ConsentEvent, Item, ItemRoot, Tenant
 from ledger.verification import verify_database
 from loadtest.entries import LogContents, read_log
 from loadtest.records import ACKED, CHECKS, read
+from redaction.models import Redaction
 from retention.erasure import withdrawn_clips
 from retention.models import Erasure, ErasureItem
 
@@ -91,8 +95,9 @@ def open_service(env: Mapping[str, str]) -> Container:
 
 
 def outstanding(container: Container) -> dict[str, Any]:
-    """What retention still owes now, by the service's clock: due items not yet claimed,
-    clips of consents withdrawn whole, items being erased, erasures pending."""
+    """What the service still owes now, by its clock: due items not yet claimed, clips of
+    consents withdrawn whole, items being erased, erasures pending, redaction jobs queued or
+    running."""
     now = container.clock.now()
     with container.db.session() as session:
         due = session.scalar(
@@ -110,6 +115,11 @@ def outstanding(container: Container) -> dict[str, Any]:
         ).one()
         tenants = list(session.scalars(select(Tenant.id)))
         withdrawn = sum(len(withdrawn_clips(session, t, 1000)) for t in tenants)
+        redactions = session.scalar(
+            select(func.count())
+            .select_from(Redaction)
+            .where(Redaction.status.in_(("queued", "running")))
+        )
     return {
         "now": now,
         "due": int(due or 0),
@@ -117,19 +127,21 @@ def outstanding(container: Container) -> dict[str, Any]:
         "erasing": int(erasing or 0),
         "pending_erasures": int(pending[0] or 0),
         "next_attempt_at": pending[1].isoformat() if pending[1] else None,
+        "redactions": int(redactions or 0),
     }
 
 
-def wait_until_swept(
+def wait_until_settled(
     service: Container | Mapping[str, str],
     timeout: float = 180.0,
     *,
     poll: float = 1.0,
     sweep: bool = False,
 ) -> dict[str, Any]:
-    """Wait until retention owes nothing (the scheduler's sweeps did it; with `sweep`, a
-    sweep is also run from here each round). Returns `swept_at` (the service's time when
-    nothing was owed, None on timeout), the seconds waited and what was still owed."""
+    """Wait until the service owes nothing (`outstanding`): the scheduler's sweeps and the
+    job runners did it (with `sweep`, a sweep is also run from here each round). Returns
+    `swept_at` (the service's time when nothing was owed, None on timeout), the seconds
+    waited and what was still owed."""
     container = service if isinstance(service, Container) else open_service(service)
     try:
         started = time.monotonic()
@@ -137,8 +149,8 @@ def wait_until_swept(
             if sweep:
                 container.retention.sweep()
             owed = outstanding(container)
-            clear = not (
-                owed["due"] or owed["withdrawn"] or owed["erasing"] or owed["pending_erasures"]
+            clear = not any(
+                owed[k] for k in ("due", "withdrawn", "erasing", "pending_erasures", "redactions")
             )
             waited = round(time.monotonic() - started, 1)
             if clear or waited >= timeout:
@@ -183,7 +195,7 @@ def audit(
     container = open_service(env)
     try:
         if wait > 0:
-            swept = wait_until_swept(container, wait, sweep=sweep)
+            swept = wait_until_settled(container, wait, sweep=sweep)
             figures["wait"] = {k: v for k, v in swept.items() if k != "swept_at"}
             if swept["swept_at"] is None:
                 problems.add(
@@ -345,6 +357,7 @@ class _Run:
                     self._differs(
                         "withdrawal", f"entry {record['log_index']}", fields[:2], expected
                     )
+            self._redactions(session)
         answered: dict[tuple[str | None, int], int] = Counter()
         for record in self.checks:
             answered[(self.tenant(record), record["log_index"])] += 1
@@ -359,8 +372,40 @@ class _Run:
             )
         self._unsettled_done()
         self.figures["acknowledged_writes_checked"] = sum(
-            len(self.by_kind[k]) for k in ("consent", "clip", "content", "withdrawal")
+            len(self.by_kind[k]) for k in ("consent", "clip", "content", "withdrawal", "redaction")
         ) + len(self.checks)
+
+    def _redactions(self, session: Session) -> None:
+        """Each acknowledged redaction job: requested on the log, and finished (done, or
+        failed only because its clip was erased meanwhile), on the log once."""
+        finished: Counter[str] = Counter()
+        for record in self.by_kind["redaction"]:
+            job = session.get(Redaction, record["id"])
+            if job is None or job.source_id != record["item"]:
+                self.problems.add("redaction not in the database", record["id"])
+                continue
+            tenant = self.tenant(record)
+            log = self.logs.get(tenant) if tenant else None
+            requested = log.once.get(("redaction.requested", job.id), []) if log else []
+            if requested != [record["log_index"]]:
+                self.problems.add("redaction not on the log", f"{job.id}: requested at {requested}")
+            if job.status in ("queued", "running"):
+                finished[job.status] += 1
+                self.problems.add("redaction not finished", f"{job.id} is {job.status}")
+                continue
+            kind = "redaction.completed" if job.status == "done" else "redaction.failed"
+            ended = log.once.get((kind, job.id), []) if log else []
+            if log is None or len(ended) != 1:
+                finished[job.status] += 1
+                self.problems.add(
+                    "redaction not on the log", f"{job.id} is {job.status}, no {kind} entry"
+                )
+                continue
+            reason = log.entries[ended[0]].fields[1] if job.status == "failed" else None
+            finished[f"failed: {reason}" if reason else job.status] += 1
+            if reason is not None and reason != "source_gone":
+                self.problems.add("redaction failed", f"{job.id} ({reason}): {job.error}")
+        self.figures["redactions"] = dict(finished)
 
     def _unsettled_done(self) -> None:
         """How many operations left unsettled took effect after all, where that can be told:
@@ -592,12 +637,25 @@ class _Run:
                 )
             ):
                 withdrawn_at[consent_id] = max(at, withdrawn_at.get(consent_id, at))
+            roots: dict[str, set[str]] = defaultdict(set)  # derived item -> its clips
+            for item_id, clip_id in session.execute(
+                select(ItemRoot.item_id, ItemRoot.clip_id)
+                .join(Item, Item.id == ItemRoot.item_id)
+                .where(Item.tenant_id.in_(tenants), Item.kind != "clip")
+            ):
+                roots[item_id].add(clip_id)
+        # A clip whose consent was withdrawn whole is due; so is everything derived from it.
+        withdrawn_clips_due = {
+            row.id
+            for row in rows
+            if row.kind == "clip"
+            and row.consent_id in withdrawn_whole
+            and withdrawn_at.get(row.consent_id, due_by) <= due_by
+        }
         for row in rows:
             expired = row.delete_after is not None and row.delete_after <= due_by
-            withdrawn = (
-                row.kind == "clip"
-                and row.consent_id in withdrawn_whole
-                and withdrawn_at.get(row.consent_id, due_by) <= due_by
+            withdrawn = row.id in withdrawn_clips_due or bool(
+                roots.get(row.id, set()) & withdrawn_clips_due
             )
             marks = tombstones.get(row.id, [])
             if expired or withdrawn:

@@ -73,6 +73,8 @@ def _fields(kind: str, data: dict[str, Any]) -> tuple[Any, ...]:
         return (data["item"], data["size"])
     if kind == "items.erased":
         return (data["erasure"], tuple(data["items"]))
+    if kind == "redaction.failed":
+        return (data["redaction"], data["reason"])
     return ()
 
 

@@ -10,8 +10,9 @@ answers take, with at most `concurrency` in flight; an operation that cannot sta
   purposes. Some of those items' consents get withdrawn during the run, some of their
   retention terms end: checks then deny.
 - clip (15%): a new clip under an open consent of the pool; a share of them with a short
-  retention term (from their consent), so that deletions fall due during the run, and a
-  share uploading their bytes into the vault (the operation is then both calls).
+  retention term (from their consent), so that deletions fall due during the run; a share
+  uploading their bytes (a small PNG) into the vault, and of those a share asking for a
+  redacted copy, which a job runner makes (the operation is then all those calls).
 - consent (2.5%): a new consent, for a new worker or one of the pool's.
 - withdrawal (2.5%): a withdrawal of a consent of the pool, all of it or one purpose.
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import itertools
 import json
 import os
@@ -48,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from PIL import Image
 
 from loadtest.http import Caller, Clock, RetryPolicy
 from loadtest.pool import PURPOSES, ConsentState, Pool
@@ -107,7 +110,8 @@ class LoadConfig:
     short_retention: str = "PT45S"  # longer than the retry budget: a retried clip still fits
     retention: str = "P90D"
     upload_share: float = 0.25  # clip registrations that also upload their bytes
-    content_bytes: int = 2048
+    image_side: int = 32  # the bytes are a PNG of noise this many pixels square
+    redaction_share: float = 0.1  # uploads that also ask for a redacted copy (job runners)
     complete_share: float = 0.5  # withdrawals of a whole consent (else of one purpose)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = 10.0  # per attempt
@@ -151,6 +155,8 @@ class LoadDriver:
     def __init__(self, target: Target, config: LoadConfig, records: Path | str) -> None:
         if not target.tenants:
             raise ValueError("give at least one tenant's API key")
+        if config.rate <= 0 or config.seconds <= 0 or config.concurrency < 1:
+            raise ValueError("rate and seconds must be positive, concurrency at least 1")
         self.target, self.config = target, config
         self.records = Records(records)
         self.pool = Pool(len(target.tenants))
@@ -425,8 +431,8 @@ class LoadDriver:
         consent = consent or self.pool.open_consent(tenant, rng)
         if consent is None:
             return
-        content = os.urandom(self.config.content_bytes)
         upload = rng.random() < self.config.upload_share
+        content = noise_png(self.config.image_side) if upload else os.urandom(32)
         sha256 = hashlib.sha256(content).hexdigest()
         body = {
             "sha256": sha256,
@@ -462,8 +468,21 @@ class LoadDriver:
             return  # erased meanwhile (its consent withdrawn and swept): rightly refused
         outcome.ok = False
         stored = self._answer(outcome, response, "content", tenant, item=answer["id"])
-        if stored is not None:
-            self._ack("content", tenant, item=answer["id"], size=stored["content_size"])
+        if stored is None:
+            return
+        self._ack("content", tenant, item=answer["id"], size=stored["content_size"])
+        if rng.random() >= self.config.redaction_share:
+            return
+        body = {"item": answer["id"], "mode": "faces", "fill": "solid"}
+        response = caller.call(outcome, key, "POST", "/v1/redactions", json.dumps(body).encode())
+        if response is not None and response.status_code == 410:
+            return  # erased meanwhile
+        outcome.ok = False
+        job = self._answer(outcome, response, "redaction", tenant, item=answer["id"])
+        if job is not None:
+            self._ack(
+                "redaction", tenant, id=job["id"], item=answer["id"], log_index=job["log_index"]
+            )
 
     def _consent(
         self,
@@ -523,6 +542,14 @@ class LoadDriver:
         )
 
 
+def noise_png(side: int) -> bytes:
+    """A small PNG of random pixels: real media for the redactor, new content every time."""
+    image = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
 def _title(response: httpx.Response) -> str:
     try:
         return str(response.json().get("title", ""))
@@ -560,6 +587,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--short-retention", default="PT45S")
     parser.add_argument("--short-share", type=float, default=0.3)
     parser.add_argument("--upload-share", type=float, default=0.25)
+    parser.add_argument(
+        "--redaction-share", type=float, default=0.1, help="of uploads, also redacted"
+    )
     parser.add_argument("--retry-budget", type=float, default=30.0)
     parser.add_argument("--seed", type=int)
     parser.add_argument(
@@ -589,6 +619,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         short_retention=args.short_retention,
         short_share=args.short_share,
         upload_share=args.upload_share,
+        redaction_share=args.redaction_share,
         retry=RetryPolicy(budget=args.retry_budget),
         seed=args.seed,
     )

@@ -57,6 +57,10 @@ def _summary(outcomes: Sequence[Outcome], elapsed: float) -> dict[str, Any]:
         "completed": len(done),
         "errors": len(failed),
         "rate": round(len(done) / elapsed, 1) if elapsed > 0 else 0.0,
+        # HTTP requests: a clip with its upload is two, a retry one more.
+        "requests_per_second": round(sum(len(o.attempts) for o in outcomes) / elapsed, 1)
+        if elapsed > 0
+        else 0.0,
         # From the planned start: what a caller of an open-loop schedule waits, queueing
         # in the driver included (no coordinated omission).
         "latency_ms": distribution(o.ended - o.planned for o in done),

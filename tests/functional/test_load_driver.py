@@ -47,6 +47,7 @@ def run(tmp_path_factory: pytest.TempPathFactory):
         short_share=0.5,
         short_retention="PT2S",
         upload_share=0.3,
+        redaction_share=0.5,
         seed=7,
     )
     ran: list[float] = []
@@ -92,6 +93,7 @@ def test_a_short_mixed_load_passes_the_audit(run):
     assert audited["duplicates"] == 0 and audited["entries_verified"] > 0
     assert audited["checks_after_withdrawal"] > 0  # the rule had cases to judge
     assert audited["fresh_checks"] > 0
+    assert audited["records"]["redaction"] > 0 and audited["redactions"].get("done", 0) > 0
     assert audited["deletions"]["due"] > 0  # short retention fell due during the run
     assert audited["deletions"]["erased"] >= audited["deletions"]["due"]
     assert audited["deletions"]["vault_objects_checked"] > 0
