@@ -62,6 +62,7 @@ class Caller:
         path: str,
         body: bytes,
         content_type: str = "application/json",
+        idempotent: bool = True,
     ) -> httpx.Response | None:
         """The final answer (any status), or None when the call ended without one that
         settles it; then `outcome.error` says why."""
@@ -70,7 +71,7 @@ class Caller:
             "Content-Type": content_type,
             "X-Request-Id": uuid.uuid4().hex,
         }
-        if method == "POST":
+        if method == "POST" and idempotent:
             headers["Idempotency-Key"] = str(uuid.uuid4())
         first = self.clock()
         if not outcome.attempts:

@@ -113,6 +113,9 @@ class LoadConfig:
     image_side: int = 32  # the bytes are a PNG of noise this many pixels square
     redaction_share: float = 0.1  # uploads that also ask for a redacted copy (job runners)
     complete_share: float = 0.5  # withdrawals of a whole consent (else of one purpose)
+    # Checks carry an Idempotency-Key like every POST of the client; without one (for
+    # measuring what the key costs) a check retried after a lost answer may be logged twice.
+    check_keys: bool = True
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = 10.0  # per attempt
     late_limit: float = 10.0  # an operation not started this long after its plan is dropped
@@ -402,7 +405,14 @@ class LoadDriver:
             return
         purpose = rng.choice(PURPOSES)
         body = json.dumps({"item": item, "purpose": purpose, "recipient": "platform"})
-        response = caller.call(outcome, self._key(tenant), "POST", "/v1/checks", body.encode())
+        response = caller.call(
+            outcome,
+            self._key(tenant),
+            "POST",
+            "/v1/checks",
+            body.encode(),
+            idempotent=self.config.check_keys,
+        )
         answer = self._answer(outcome, response, "check", tenant, item=item, purpose=purpose)
         if answer is not None:
             self.records.check(
@@ -591,6 +601,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--redaction-share", type=float, default=0.1, help="of uploads, also redacted"
     )
     parser.add_argument("--retry-budget", type=float, default=30.0)
+    parser.add_argument(
+        "--no-check-keys", action="store_true", help="checks without an Idempotency-Key"
+    )
     parser.add_argument("--seed", type=int)
     parser.add_argument(
         "--records", type=Path, help="folder for acked.jsonl and checks.jsonl (default: new)"
@@ -621,6 +634,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         upload_share=args.upload_share,
         redaction_share=args.redaction_share,
         retry=RetryPolicy(budget=args.retry_budget),
+        check_keys=not args.no_check_keys,
         seed=args.seed,
     )
     with LoadDriver(Target(args.url, tuple(tenants)), config, folder) as driver:
