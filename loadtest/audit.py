@@ -20,9 +20,10 @@ problems it found (none: the run passed) and its figures:
 5. Redaction jobs asked for were made (or failed only because their clip was erased),
    requested and finished on the log once each.
 6. No due deletion skipped: every item whose `delete_after` had passed, and every clip whose
-   consent was withdrawn whole with everything derived from it, by the time the sweeps were done (`wait_until_settled`) is
-   erased, in exactly one tombstone (`items.erased`) of a done erasure, and its vault bytes
-   are gone; every item a tombstone names is erased; stored content of the living is there.
+   consent was withdrawn whole with everything derived from it, by the time the sweeps were
+   done (`wait_until_settled`) is erased, in exactly one tombstone (`items.erased`) of a done
+   erasure, and its vault bytes are gone; every item a tombstone names is erased; stored
+   content of the living is there.
 """
 
 from __future__ import annotations
@@ -182,7 +183,7 @@ def audit(
     `env` (its CUSTODY_* settings) names.
 
     Deletions due by `due_by` must be done; when `wait` > 0 it is first waited (and with
-    `sweep`, swept) until retention owes nothing, and `due_by` is that moment; otherwise
+    `sweep`, swept) until the service owes nothing, and `due_by` is that moment; otherwise
     `due_by` defaults to now. Fresh checks after the run go through the service's own check
     in this process (`fresh_checks="database"`), through HTTP batch checks at `url` with
     `api_keys` (tenant label as in the records -> key; `fresh_checks="http"`), or not at all
