@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from flask import current_app, g
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from api.container import Container
@@ -25,4 +28,7 @@ def session() -> Session:
 def close_session(_exc: BaseException | None = None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:
-        db_session.close()
+        # A connection the database dropped cannot roll back; the pool discards it, and
+        # the answer (a 503 by then) stands.
+        with suppress(OperationalError, InterfaceError):
+            db_session.close()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from api.app import create_app
 from api.container import build
@@ -61,3 +62,17 @@ def test_unreachable_storage_gets_503_and_the_clip_keeps_no_content(
         assert retried.status_code == 200, retried.json  # storage back: the same call succeeds
     finally:
         cut_off.close()
+
+
+def test_a_request_whose_connection_the_database_dropped_still_ends_cleanly(app, db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a SQLite connection cannot be dropped by its server")
+    from api.deps import close_session, session
+
+    with app.test_request_context("/v1/apikeys"):
+        opened = session()
+        pid = opened.execute(text("SELECT pg_backend_pid()")).scalar()
+        container = app.extensions["custody"]
+        with container.db.session() as other:  # as a restart of PostgreSQL does to it
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        close_session()  # rolling back the dead connection fails; the request still ends
