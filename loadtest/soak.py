@@ -19,8 +19,9 @@ and derivation.recorded written as `ItemService` writes them, a few thousand per
 transaction instead of one request each); vault objects are written straight into the
 folder, since an erasure deletes them without reading them.
 
-The year: a FakeClock moves from the start to 365 days later in steps of the sweep interval
-(`--step-hours`). At each step the scheduler's jobs for the interval run in its order, the
+The year: a fake clock (`PassClock`) jumps from the start to 365 days later in steps of the
+sweep interval (`--step-hours`), and runs at real speed in between, while a pass works. A
+step is one pass; at each step the scheduler's jobs for the interval run in its order, the
 callables `api/scheduler.py` registers: `log.checkpoint` (`checkpoint_due`) then
 `retention.sweep` (`Retention.sweep`). Between steps some workers withdraw their consent.
 Faults, at a few steps each:
@@ -34,8 +35,8 @@ Faults, at a few steps each:
 Afterwards `check` reads the database, the logs and the vault folder (nothing from the run's
 own bookkeeping but the instants of the passes): every item whose due time (its
 delete_after, or the withdrawal of a consent it descends from) fell within the year is
-erased in the first pass at or after that time (in a later one: late), by exactly one
-tombstone; nothing else is erased; every erasure is done, certified, and its certificate
+erased by the first pass that starts at or after that time (by a later one: late), by
+exactly one tombstone; nothing else is erased; every erasure is done, certified, and its certificate
 verifies offline; erased clips' objects are gone and the others' kept; a worker with no clip
 left has no data key; every log verifies.
 """
@@ -149,7 +150,7 @@ def draw(config: Config, tenants: list[tuple[str, str]]) -> tuple[list[Worker], 
         else:
             retention = f"P{rng.randint(1, config.days)}D"
         withdraw_at = (
-            START + timedelta(seconds=rng.randint(1, year))
+            START + timedelta(seconds=rng.randint(3600, year))
             if rng.random() < config.withdraw
             else None
         )
@@ -407,7 +408,7 @@ def run_jobs(
 def race(first: Container, second: Container) -> list[SweepReport]:
     """Both processes run the interval's jobs at the same moment, each in its own thread;
     their sweeps start together."""
-    together = threading.Barrier(2)
+    together = threading.Barrier(2, timeout=300)
     reports: list[SweepReport] = []
     errors: list[BaseException] = []
 
@@ -488,7 +489,9 @@ def run_year(settings: Settings, clock: PassClock, config: Config, workers: list
     steps = int(timedelta(days=config.days) / config.step)
     races = spread(config.races, steps, 0.0)
     crashes = sorted(c + (c in races) for c in spread(config.crashes, steps, 0.5))
-    withdrawals = sorted((w for w in workers if w.withdraw_at), key=lambda w: str(w.withdraw_at))
+    withdrawals = sorted(
+        (w for w in workers if w.withdraw_at), key=lambda w: w.withdraw_at or START
+    )
     started = time.perf_counter()
     processes = Processes(settings, clock)
     try:
@@ -618,7 +621,7 @@ def check(container: Container, passes: Sequence[datetime]) -> Findings:
         return bisect.bisect_right(passes, at) - 1
 
     # What the logs say: items, their due dates, withdrawals and tombstones.
-    clips: dict[str, tuple[str, str, datetime | None]] = {}  # clip -> tenant, consent, due
+    clips: dict[str, tuple[str, str, datetime | None]] = {}  # clip -> log, consent, delete_after
     derived: list[tuple[str, list[str], datetime | None]] = []  # in log order
     tenant_of: dict[str, str] = {}
     worker_of: dict[str, str] = {}
