@@ -810,6 +810,7 @@ def soak(settings: Settings, config: Config) -> Outcome:
     finally:
         container.close()
     pass_s = sorted(year.pass_seconds)
+    month = max(1, int(timedelta(days=30) / config.step))
     sweep_s = sum(year.pass_seconds)
     figures: dict[str, Any] = {
         "backend": backend,
@@ -837,6 +838,9 @@ def soak(settings: Settings, config: Config) -> Outcome:
         "pass_ms_median": round(1000 * statistics.median(pass_s), 1),
         "pass_ms_p99": round(1000 * pass_s[int(0.99 * (len(pass_s) - 1))], 1),
         "pass_ms_max": round(1000 * pass_s[-1], 1),
+        # Does a pass slow down as the year goes on (erased rows, tombstones, withdrawals)?
+        "pass_ms_median_first_month": round(1000 * statistics.median(year.pass_seconds[:month]), 1),
+        "pass_ms_median_last_month": round(1000 * statistics.median(year.pass_seconds[-month:]), 1),
         "passes_over_1s": sum(t >= 1 for t in pass_s),  # e.g. a sweep waiting for a checkpoint
         "passes_left_uncovered": year.uncovered,
         "certified_a_pass_late": findings.certified_late,
@@ -921,6 +925,8 @@ ROWS = [
     ("pass_ms_median", "pass ms, median"),
     ("pass_ms_p99", "pass ms, p99"),
     ("pass_ms_max", "pass ms, max"),
+    ("pass_ms_median_first_month", "pass ms, median, 1st month"),
+    ("pass_ms_median_last_month", "pass ms, median, last month"),
     ("passes_over_1s", "passes taking over 1 s"),
     ("max_lateness_hours", "max lateness h"),
     ("late", "late"),
@@ -937,6 +943,8 @@ RATIOS = {
     "pass_ms_median",
     "pass_ms_p99",
     "pass_ms_max",
+    "pass_ms_median_first_month",
+    "pass_ms_median_last_month",
 }
 
 
