@@ -155,6 +155,7 @@ class Layout:
     folder: Path
     own_postgres: bool = False
     web_workers: int = 4
+    web_threads: int = 4
     job_runners: int = 2
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -196,6 +197,7 @@ class Layout:
         logs = self.folder / "logs"
         logs.mkdir(exist_ok=True)
         web = ["web", "--port", str(self.port), "--workers", str(self.web_workers)]
+        web += ["--threads", str(self.web_threads)]
         self.roles = [Role("web", [*custody, *web], logs / "web.log")]
         self.roles.append(Role("scheduler", [*custody, "scheduler"], logs / "scheduler.log"))
         for n in range(self.job_runners):

@@ -39,7 +39,9 @@ from loadtest.load import Fault, LoadConfig, LoadDriver, Target, create_tenants
 
 SERVICE = {
     "CUSTODY_RATE_LIMIT": "off",  # the load is one client; quotas are tested elsewhere
-    "CUSTODY_SWEEP_SECONDS": "2",  # deletions fall due during the run and are swept at once
+    "CUSTODY_SWEEP_SECONDS": os.environ.get(
+        "LT_SWEEP", "2"
+    ),  # deletions fall due during the run and are swept at once
     "CUSTODY_REDACTION_LEASE_SECONDS": "30",  # a killed runner's job is taken over in 30 s
 }
 SETTLE_SECONDS = 240.0  # an erasure failed by the S3 outage is retried a minute later
@@ -141,8 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=60.0, help="operations started a second")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--web-threads", type=int, default=4, help="threads per web worker")
     parser.add_argument("--out", type=Path, default=Path("loadtest/results.json"))
-    parser.add_argument("--skip", action="append", default=[], choices=["sqlite", "quiet"])
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["sqlite", "quiet", "faults"]
+    )
     args = parser.parse_args(argv)
     config = LoadConfig(
         seconds=args.seconds,
@@ -152,6 +157,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         retry=replace(RetryPolicy(), budget=60.0),
         seed=1,
     )
+    layout_options: dict[str, Any] = {
+        "own_postgres": True,
+        "extra_env": SERVICE,
+        "web_threads": args.web_threads,
+    }
     runs: list[dict[str, Any]] = []
     os.environ.update(S3_CREDENTIALS)  # the audit reads the layout's bucket from here
     with tempfile.TemporaryDirectory(prefix="custody-loadtest-") as scratch:
@@ -161,15 +171,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             with embedded(root / "sqlite") as (url, env):
                 runs.append(one_run("custody serve, SQLite", url, env, config, root / "sqlite"))
         if "quiet" not in args.skip:
-            with running(root / "quiet", own_postgres=True, extra_env=SERVICE) as layout:
+            with running(root / "quiet", **layout_options) as layout:
                 name = "scale-out, no faults"
                 runs.append(one_run(name, layout.url, layout.env, config, root / "quiet"))
-        with running(root / "faults", own_postgres=True, extra_env=SERVICE) as layout:
-            injected = faults(layout, args.seconds)
-            name = "scale-out, with faults"
-            run = one_run(name, layout.url, layout.env, config, root / "faults", injected)
-            run["restarts"] = {role.name: role.exits for role in layout.roles}
-            runs.append(run)
+        if "faults" not in args.skip:
+            with running(root / "faults", **layout_options) as layout:
+                injected = faults(layout, args.seconds)
+                name = "scale-out, with faults"
+                run = one_run(name, layout.url, layout.env, config, root / "faults", injected)
+                run["restarts"] = {role.name: role.exits for role in layout.roles}
+                runs.append(run)
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",

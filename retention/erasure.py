@@ -164,10 +164,13 @@ def withdrawn_clips(session: Session, tenant_id: str, limit: int) -> list[str]:
     ended = sorted(c for c in chain if ends_withdrawn(c))
     found: list[str] = []
     for part in chunks(ended):
-        under = session.execute(
-            select(Item.id, Item.status, Item.kind).where(Item.consent_id.in_(part))
+        found += sorted(
+            session.scalars(
+                select(Item.id).where(
+                    Item.consent_id.in_(part), Item.status == "active", Item.kind == "clip"
+                )
+            )
         )
-        found += sorted(r.id for r in under if r.status == "active" and r.kind == "clip")
         if len(found) >= limit:
             break
     return found[:limit]

@@ -102,6 +102,9 @@ class Retention:
         return report
 
     def _plan_due(self, tenant_id: str, log_id: str) -> int:
+        if not self._anything_due(tenant_id):
+            return 0  # planning locks the tenant's log: not for nothing, every pass
+
         def work(writer: LogWriter) -> int:
             session, now = writer.session, writer.now()
             # Clips first, a worker's together (one erasure for them); what derives from a
@@ -140,6 +143,21 @@ class Retention:
         planned: int = self.appender.run([log_id], work)
         return planned
 
+    def _anything_due(self, tenant_id: str) -> bool:
+        """Whether planning would find something, read without locking: retention ended, or
+        a consent withdrawn with clips left."""
+        with self.db.session() as session:
+            due = session.scalar(
+                select(Item.id)
+                .where(
+                    Item.tenant_id == tenant_id,
+                    Item.status == "active",
+                    Item.delete_after <= self.clock.now(),
+                )
+                .limit(1)
+            )
+            return due is not None or bool(withdrawn_clips(session, tenant_id, 1))
+
     def _erase_pending(self, tenant_id: str, log_id: str, total: Erased) -> None:
         while True:
             with self.db.session() as session:
@@ -163,16 +181,17 @@ class Retention:
         """Sign a checkpoint covering the new tombstones; the appender signs at most one per
         interval, so wait out one interval if needed (what is still uncovered is certified
         by the next pass)."""
-        logs = [tenant_log_id(self.db, t) for t in tenants]
-        self.appender.checkpoint(logs)
-        if logs and self._uncovered(logs):
-            time.sleep(self.appender.checkpoint_interval.total_seconds())
-            self.appender.checkpoint(logs)
+        grown = self._uncovered([tenant_log_id(self.db, t) for t in tenants])
+        if grown:  # signing locks the logs: only those that grew
+            self.appender.checkpoint(grown)
+            if grown := self._uncovered(grown):
+                time.sleep(self.appender.checkpoint_interval.total_seconds())
+                self.appender.checkpoint(grown)
 
-    def _uncovered(self, logs: list[str]) -> bool:
+    def _uncovered(self, logs: list[str]) -> list[str]:
         with self.db.session() as session:
             grown = select(Log.id).where(Log.id.in_(logs), Log.size > Log.checkpoint_size)
-            return session.scalar(grown.limit(1)) is not None
+            return list(session.scalars(grown))
 
     # Certificates ------------------------------------------------------------------------
 
