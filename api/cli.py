@@ -117,7 +117,7 @@ def web(lazy: Lazy, host: str, port: int, workers: int, threads: int, timeout: i
     Scheduled and queued jobs run in `custody scheduler` and `custody worker`."""
     from api.webserver import run
 
-    lazy.get(migrate=False).db.dispose()  # keys made once here; each worker opens its own
+    lazy.get(migrate=False).db.dispose()  # the schema checked; each worker opens its own
     click.echo(f"custody: web on http://{host}:{port} ({workers} workers)", err=True)
     run(host, port, workers, threads, timeout)
 
@@ -140,17 +140,15 @@ def scheduler(lazy: Lazy) -> None:
 def worker(lazy: Lazy, once: bool) -> None:
     """Run queued jobs (redactions, webhook deliveries), claimed through the database; run
     as many workers as wanted."""
-    from api.scheduler import work
+    from api.scheduler import queued_jobs, work
 
     container = _role(lazy)
-    stop = _stop_on_signals()
     if once:
-        stop.set()
-        ran = container.redactions.run_due() + container.webhooks.deliver_due().attempted
+        ran = sum(run() for _, run, _ in queued_jobs(container))
         click.echo(f"ran {ran} jobs")
         return
     click.echo("custody: job runner working", err=True)
-    work(container, stop)
+    work(container, _stop_on_signals())
 
 
 def _role(lazy: Lazy) -> Container:

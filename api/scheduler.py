@@ -27,6 +27,7 @@ LEADER_CHECK_SECONDS = 2.0
 OUTAGES = (OperationalError, InterfaceError)  # the database went away; it comes back
 
 Job = tuple[str, Callable[[], object], float]
+Queued = tuple[str, Callable[[], int], float]  # a run answers how many rows it worked through
 
 
 def scheduled_jobs(container: Container) -> list[Job]:
@@ -39,8 +40,7 @@ def scheduled_jobs(container: Container) -> list[Job]:
     ]
 
 
-def queued_jobs(container: Container) -> list[Job]:
-    """Each run answers how many claimed rows it worked through."""
+def queued_jobs(container: Container) -> list[Queued]:
     return [
         ("webhooks.deliver", lambda: container.webhooks.deliver_due().attempted, WEBHOOK_SECONDS),
         ("redaction.run", container.redactions.run_due, REDACTION_SECONDS),

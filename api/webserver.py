@@ -3,9 +3,8 @@
 Each worker builds its own container after the fork (its own database pool, its own keys
 read from the key folder) without touching the database, so a worker replaced while the
 database restarts boots all the same; the master holds no connection and restarts a worker
-that dies. Metrics
-are counted by every worker into files of one folder (prometheus-client's multiprocess
-mode) and summed at each scrape, whichever worker answers it.
+that dies. Metrics are counted by every worker into files of one folder (prometheus-client's
+multiprocess mode) and summed at each scrape, whichever worker answers it.
 """
 
 from __future__ import annotations
@@ -60,6 +59,7 @@ def _worker_exit(_server: Any, worker: Any) -> None:
 def run(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
     metrics_folder()
     import api.app  # noqa: F401  # imported once in the master: a new worker boots at once
+
     WebServer(
         {
             "bind": f"{host}:{port}",

@@ -39,9 +39,7 @@ from loadtest.load import Fault, LoadConfig, LoadDriver, Target, create_tenants
 
 SERVICE = {
     "CUSTODY_RATE_LIMIT": "off",  # the load is one client; quotas are tested elsewhere
-    "CUSTODY_SWEEP_SECONDS": os.environ.get(
-        "LT_SWEEP", "2"
-    ),  # deletions fall due during the run and are swept at once
+    "CUSTODY_SWEEP_SECONDS": "2",  # deletions fall due during the run and are swept at once
     "CUSTODY_REDACTION_LEASE_SECONDS": "30",  # a killed runner's job is taken over in 30 s
 }
 SETTLE_SECONDS = 240.0  # an erasure failed by the S3 outage is retried a minute later
