@@ -195,7 +195,6 @@ class Layout:
         self.custody("db", "upgrade")  # the schema, and the signing keys on first run
         custody = [sys.executable, "-m", "api"]
         logs = self.folder / "logs"
-        logs.mkdir(exist_ok=True)
         web = ["web", "--port", str(self.port), "--workers", str(self.web_workers)]
         web += ["--threads", str(self.web_threads)]
         self.roles = [Role("web", [*custody, *web], logs / "web.log")]
@@ -241,11 +240,13 @@ class Layout:
 
     def _start_s3(self) -> str:
         port = free_port()
-        self.s3 = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        (self.folder / "logs").mkdir(exist_ok=True)
+        with open(self.folder / "logs" / "s3.log", "wb") as log:  # a line per request
+            self.s3 = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         endpoint = f"http://127.0.0.1:{port}"
         wait_until("the S3 server", lambda: answers(endpoint))
         boto3.client(

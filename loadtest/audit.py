@@ -694,7 +694,9 @@ class _Run:
                     self.problems.add(
                         "vault",
                         f"{row.id} is {row.status} and its bytes are "
-                        f"{'still there' if there else 'missing'}",
+                        f"{'still there' if there else 'missing'} (erasure "
+                        f"{row.erasure_id} {row.erasure_status}, delete_after "
+                        f"{row.delete_after}, {row.content_size} bytes)",
                     )
         for record in self.by_kind["withdrawal"]:
             if record["complete"] and record["consent"] not in withdrawn_whole:

@@ -141,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=60.0, help="operations started a second")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--keep", type=Path, help="keep logs and records in this folder")
     parser.add_argument("--web-threads", type=int, default=4, help="threads per web worker")
     parser.add_argument("--out", type=Path, default=Path("loadtest/results.json"))
     parser.add_argument(
@@ -163,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     os.environ.update(S3_CREDENTIALS)  # the audit reads the layout's bucket from here
     with tempfile.TemporaryDirectory(prefix="custody-loadtest-") as scratch:
-        root = Path(scratch)
+        root = args.keep or Path(scratch)
         if "sqlite" not in args.skip:
             (root / "sqlite").mkdir()
             with embedded(root / "sqlite") as (url, env):

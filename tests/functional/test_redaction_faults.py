@@ -82,7 +82,7 @@ def test_a_runner_killed_mid_video_leaves_the_job_to_the_next(
     env = cli_env(settings) | {"CUSTODY_REDACTION_LEASE_SECONDS": "2", "TMPDIR": str(work)}
     with (tmp_path / "runner.log").open("wb") as runner_log:
         runner = subprocess.Popen(
-            [sys.executable, "-m", "api", "redaction", "work", "--every", "0.2"],
+            [sys.executable, "-m", "api", "worker"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=runner_log,
@@ -110,14 +110,14 @@ def test_a_runner_killed_mid_video_leaves_the_job_to_the_next(
     time.sleep(2.5)  # its lease runs out
 
     again = subprocess.run(
-        [sys.executable, "-m", "api", "redaction", "work", "--once"],
+        [sys.executable, "-m", "api", "worker", "--once"],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert again.returncode == 0, again.stderr
-    assert "ran 1 redaction jobs" in again.stdout
+    assert "ran 1 jobs" in again.stdout
     done = job_row(container, job.id)
     assert done.status == "done" and done.attempts == 2 and done.item_id
     assert list(work.iterdir()) == []  # the dead runner's decrypted clip is gone too
