@@ -179,7 +179,7 @@ class Layout:
         database_url = self.postgres.start()
         s3_endpoint = self._start_s3()
         self.env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")},
             **S3_CREDENTIALS,
             "CUSTODY_DATABASE_URL": database_url.replace("postgresql://", "postgresql+psycopg://"),
             "CUSTODY_S3_BUCKET": BUCKET,

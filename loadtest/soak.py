@@ -70,6 +70,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from api.container import Container, build
+from api.scheduler import scheduled_jobs
 from api.settings import Settings
 from bench.bench_log import durability
 from bench.bench_retention import START
@@ -381,10 +382,8 @@ def jobs(container: Container) -> list[tuple[str, Callable[[], object]]]:
     """The scheduler's jobs that run once per sweep interval, in its order (api/scheduler.py:
     `log.checkpoint` every second, which between sweeps has nothing new to sign, and
     `retention.sweep`)."""
-    return [
-        ("log.checkpoint", lambda: checkpoint_due(container.appender)),
-        ("retention.sweep", container.retention.sweep),
-    ]
+    wanted = ("log.checkpoint", "retention.sweep")
+    return [(name, run) for name, run, _ in scheduled_jobs(container) if name in wanted]
 
 
 def run_jobs(

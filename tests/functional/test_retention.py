@@ -551,3 +551,14 @@ def test_webhook_endpoints_are_checked_and_removable(api, client, other, clock):
     assert (
         types.count("webhook.endpoint_added") == 1 and types.count("webhook.endpoint_removed") == 1
     )
+
+
+def test_a_sweep_with_nothing_due_takes_no_log_lock(api, container, clock):
+    api.clip(api.consent())  # retained for 30 days: nothing due
+    clock.advance(seconds=2)
+    container.retention.sweep()  # signs the checkpoint covering the registration
+    batches = container.appender.stats.batches
+    clock.advance(seconds=2)
+    idle = container.retention.sweep()
+    assert idle.ran and idle.planned == 0
+    assert container.appender.stats.batches == batches  # no log transaction, no lock
