@@ -13,7 +13,7 @@ from api import schemas
 from api.auth import auth, principal
 from api.deps import container
 from api.throttle import Attempts
-from ledger.access import Grant, LinkRefused
+from ledger.access.links import Grant, LinkRefused
 from ledger.clock import format_ts
 from ledger.models import AccessLink
 

@@ -7,9 +7,9 @@ from apiflask import HTTPTokenAuth
 from flask import g
 
 from api.deps import container, session
-from ledger.access import TOKEN_PREFIX
-from ledger.apikeys import Principal, authenticate
-from ledger.consents import find_worker
+from ledger.access.apikeys import Principal, authenticate
+from ledger.access.links import TOKEN_PREFIX
+from ledger.consent.consents import find_worker
 from ledger.errors import NotFound
 
 auth = HTTPTokenAuth(

@@ -11,7 +11,7 @@ from api import schemas
 from api.auth import auth, principal
 from api.deps import container
 from api.metrics import metrics
-from ledger.decisions import Decision
+from ledger.items.decisions import Decision
 
 bp = APIBlueprint("checks", __name__, url_prefix="/v1/checks", tag="Use checks")
 CALLERS = ["platform", "admin"]

@@ -15,14 +15,14 @@ import click
 
 from api.container import Container, build
 from api.settings import ConfigError, Settings
-from ledger.bundle import verify_bundle
 from ledger.db import make_engine, schema_is_current
 from ledger.errors import CustodyError
-from ledger.receipts import ReceiptError, verify_receipt
-from ledger.verification import verify_database
-from ledger.verify import LogReport, VerificationError
+from ledger.log.verification import verify_database
 from redaction.fill import FILLS
 from redaction.redactor import MODES
+from verify.bundle import verify_bundle
+from verify.jws import ReceiptError, verify_receipt
+from verify.log import LogReport, VerificationError
 
 
 class Lazy:
@@ -454,7 +454,7 @@ def certificates() -> None:
 def certificates_verify(certificate: Path, keys_file: Path | None) -> None:
     """Check a deletion certificate offline: its signature, its checkpoint's signature, and
     the tombstone's inclusion proof. Prints what was erased."""
-    from retention.certificates import CertificateError, verify_certificate
+    from verify.certificates import CertificateError, verify_certificate
 
     document = _key_document(keys_file)
     try:
@@ -482,7 +482,7 @@ def manifests() -> None:
 def manifests_verify(manifest: Path, keys_file: Path | None, as_json: bool) -> None:
     """Check a manifest offline: its signature, its checkpoint's signature, the inclusion
     proof of its log entry, and that the entry records exactly what the manifest lists."""
-    from ledger.manifests import ManifestError, verify_manifest
+    from verify.manifests import ManifestError, verify_manifest
 
     try:
         claims = verify_manifest(manifest.read_text(), _key_document(keys_file))
@@ -513,7 +513,7 @@ def _key_document(keys_file: Path | None) -> dict[str, Any]:
 @pass_lazy
 def checkpoint(lazy: Lazy) -> None:
     """Sign checkpoints now for every log that grew (at most one per log per second)."""
-    from ledger.appender import checkpoint_due
+    from ledger.log.appender import checkpoint_due
 
     click.echo(f"{checkpoint_due(lazy.get().appender)} logs had grown since their last checkpoint")
 

@@ -10,7 +10,7 @@ from api import schemas
 from api.auth import WORKER_TOO, auth, principal, visible
 from api.deps import container, session
 from ledger.clock import format_ts
-from ledger.consents import Actor, ConsentRequest
+from ledger.consent.consents import Actor, ConsentRequest
 from ledger.models import Consent, ConsentEvent
 
 bp = APIBlueprint("consents", __name__, url_prefix="/v1/consents", tag="Consents")

@@ -7,22 +7,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from api.settings import Settings
-from ledger.access import WorkerAccess, derive_key
-from ledger.apikeys import ApiKeyService
-from ledger.appender import CHECKPOINT_INTERVAL, Appender
+from ledger.access.apikeys import ApiKeyService
+from ledger.access.links import WorkerAccess, derive_key
 from ledger.clock import Clock, DatabaseClock
-from ledger.consents import ConsentService
+from ledger.consent.consents import ConsentService
+from ledger.consent.policies import PolicyService
 from ledger.db import Database, make_engine, upgrade
-from ledger.decisions import CheckService
 from ledger.idempotency import Idempotency
-from ledger.items import ItemService
-from ledger.keys import KeyRing
-from ledger.manifests import Manifests
-from ledger.policies import PolicyService
-from ledger.s3 import S3Backend
-from ledger.signing import FileKeyStore, KeyStore
+from ledger.items.decisions import CheckService
+from ledger.items.items import ItemService
+from ledger.items.manifests import Manifests
+from ledger.log.appender import CHECKPOINT_INTERVAL, Appender
+from ledger.log.keys import KeyRing
+from ledger.log.signing import FileKeyStore, KeyStore
 from ledger.tenants import TenantService
-from ledger.vault import Backend, LocalBackend, Vault, master_key_file
+from ledger.vault.s3 import S3Backend
+from ledger.vault.vault import Backend, LocalBackend, Vault, master_key_file
 from redaction.jobs import Redactions
 from reports.audit import AuditReport
 from reports.export import AuditExport

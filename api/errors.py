@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from api.throttle import TooManyAttempts
-from ledger.access import LinkRefused
+from ledger.access.links import LinkRefused
 from ledger.errors import (
     Conflict,
     CustodyError,

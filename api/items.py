@@ -15,7 +15,7 @@ from api.deps import container, session
 from api.errors import problem
 from api.openapi import answers, error_answer, file_answer, json_answer
 from ledger.clock import format_ts
-from ledger.items import Activity, ClipRequest, DerivationRequest, Registered
+from ledger.items.items import Activity, ClipRequest, DerivationRequest, Registered
 from ledger.models import Item
 
 bp = APIBlueprint("items", __name__, tag="Provenance")

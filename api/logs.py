@@ -11,8 +11,8 @@ from flask import Response
 from api import schemas
 from api.auth import ANY_ROLE, auth, principal
 from api.deps import container, session
-from ledger.logs import LogReader
-from ledger.verification import verify_database
+from ledger.log.reader import LogReader
+from ledger.log.verification import verify_database
 
 bp = APIBlueprint("logs", __name__, url_prefix="/v1/logs", tag="Logs")
 

@@ -14,8 +14,8 @@ from api.deps import container, session
 from api.metrics import metrics
 from ledger.clock import format_ts
 from ledger.models import Manifest
-from ledger.receipts import own_claims
 from retention.manifests import status as manifest_status
+from verify.jws import own_claims
 
 bp = APIBlueprint("manifests", __name__, url_prefix="/v1/manifests", tag="Manifests")
 CALLERS = ["platform", "admin"]

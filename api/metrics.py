@@ -31,7 +31,7 @@ from sqlalchemy import func, select, text
 from api.container import Container
 from api.errors import problem
 from ledger.db import schema_is_current
-from ledger.decisions import Decision
+from ledger.items.decisions import Decision
 from ledger.models import Log
 from redaction.models import Redaction
 from retention.models import Erasure, WebhookDelivery

@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from api.container import Container
-from ledger.appender import checkpoint_due
+from ledger.log.appender import checkpoint_due
 
 log = logging.getLogger("custody.jobs")
 WEBHOOK_SECONDS = 5

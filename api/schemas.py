@@ -9,9 +9,7 @@ from marshmallow import RAISE
 
 from api.cursors import Paged, PageQuery
 from api.portal.i18n import LANGUAGES
-from ledger.decisions import MAX_BATCH
-from ledger.manifests import MAX_NAME as MAX_MANIFEST_NAME
-from ledger.vocabulary import (
+from ledger.consent.vocabulary import (
     ACTIVITY_TYPES,
     COLLECTION_METHODS,
     DATA_CATEGORIES,
@@ -20,6 +18,8 @@ from ledger.vocabulary import (
     PURPOSES,
     RECIPIENT_KINDS,
 )
+from ledger.items.decisions import MAX_BATCH
+from ledger.items.manifests import MAX_NAME as MAX_MANIFEST_NAME
 from redaction.fill import FILLS
 from redaction.redactor import MODES
 from retention.requests import SCOPES

@@ -45,8 +45,8 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 
 from api.container import build  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from ledger.consents import ConsentRequest  # noqa: E402
-from ledger.items import Activity, ClipRequest, DerivationRequest  # noqa: E402
+from ledger.consent.consents import ConsentRequest  # noqa: E402
+from ledger.items.items import Activity, ClipRequest, DerivationRequest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NOOP_APP = """

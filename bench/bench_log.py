@@ -59,11 +59,11 @@ from sqlalchemy.engine import make_url  # noqa: E402
 import tests.support.entries  # noqa: E402,F401  (registers the "test.event" entry type)
 from api.container import Container, build  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from ledger import merkle  # noqa: E402
 from ledger.db import make_engine  # noqa: E402
-from ledger.logs import LogReader  # noqa: E402
+from ledger.log.reader import LogReader  # noqa: E402
+from ledger.log.verification import verify_database  # noqa: E402
 from ledger.models import Checkpoint, LogEntry  # noqa: E402
-from ledger.verification import verify_database  # noqa: E402
+from verify import merkle  # noqa: E402
 
 DEFAULT_SIZES = (100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)

@@ -45,11 +45,11 @@ if __package__ in (None, ""):
 
 from api.container import build  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from ledger.appender import LogWriter  # noqa: E402
-from ledger.consents import ConsentRequest  # noqa: E402
+from ledger.consent.consents import ConsentRequest  # noqa: E402
 from ledger.ids import new_id  # noqa: E402
-from ledger.items import Activity, ClipRequest, DerivationRequest  # noqa: E402
-from ledger.logs import tenant_log_id  # noqa: E402
+from ledger.items.items import Activity, ClipRequest, DerivationRequest  # noqa: E402
+from ledger.log.appender import LogWriter  # noqa: E402
+from ledger.log.reader import tenant_log_id  # noqa: E402
 from ledger.models import UseDecision  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,7 +191,7 @@ def raw_worker_limits(settings: Settings, tenant: str, worker: str) -> dict[str,
     """Reading the appendices' rows, and drawing their cells with bare ReportLab."""
     from reportlab.pdfgen.canvas import Canvas
 
-    from ledger.consents import find_worker
+    from ledger.consent.consents import find_worker
     from reports.worker import _Story
 
     container = build(settings)

@@ -42,11 +42,11 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 from api.container import Container, build  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from bench.bench_log import Scratch, durability  # noqa: E402
-from ledger.appender import LogWriter  # noqa: E402
 from ledger.clock import format_ts  # noqa: E402
-from ledger.consents import ConsentRequest  # noqa: E402
+from ledger.consent.consents import ConsentRequest  # noqa: E402
 from ledger.ids import new_id  # noqa: E402
-from ledger.items import commitment, object_name  # noqa: E402
+from ledger.items.items import commitment, object_name  # noqa: E402
+from ledger.log.appender import LogWriter  # noqa: E402
 from ledger.models import Item, ItemParent, ItemRoot  # noqa: E402
 from retention.erasure import ERASE_LIMIT  # noqa: E402
 

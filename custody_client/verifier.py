@@ -2,9 +2,8 @@
 
 The only things trusted are the published key document (fetched once from
 /.well-known/custody-keys, or pinned by the caller) and checkpoints this client verified
-before. Signatures and proofs are checked with the service's own stand-alone verifiers
-(`ledger.note`, `ledger.merkle`, `ledger.receipts`, `retention.certificates`,
-`ledger.manifests`), which use nothing but hashlib and PyNaCl.
+before. Signatures and proofs are checked with the service's own stand-alone verifier package,
+`verify`, which uses nothing but the standard library, hashlib and PyNaCl.
 
 A log's latest checkpoint is accepted only when its signature verifies and an RFC 9162
 consistency proof links it to the last one this client accepted for that log: a log that
@@ -26,10 +25,12 @@ from custody_client.errors import RollbackError, VerificationError
 from custody_client.logs import Logs
 from custody_client.memory import CheckpointMemory, VerifiedCheckpoint
 from custody_client.types import Consent, KeyDocument, Manifest, Withdrawal
-from ledger.merkle import ProofError, leaf_hash, verify_consistency, verify_inclusion
-from ledger.note import NoteError, parse_checkpoint, verify_note
-from ledger.receipts import ReceiptError, receipt_hash, verify_receipt
-from ledger.verify import keys_from_document
+from verify.certificates import CertificateError, verify_certificate
+from verify.jws import ReceiptError, receipt_hash, verify_receipt
+from verify.log import keys_from_document
+from verify.manifests import ManifestError, verify_manifest
+from verify.merkle import ProofError, leaf_hash, verify_consistency, verify_inclusion
+from verify.note import NoteError, parse_checkpoint, verify_note
 
 
 @dataclass(frozen=True)
@@ -279,10 +280,8 @@ class Verifier:
 
     def certificate(self, token: str, *, on_log: bool = True) -> dict[str, Any]:
         """A deletion certificate: its signature, its checkpoint's signature, the tombstone's
-        inclusion proof and contents (retention.certificates); with `on_log`, its checkpoint
+        inclusion proof and contents (verify.certificates); with `on_log`, its checkpoint
         is also proven consistent with the log as this client last saw it."""
-        from retention.certificates import CertificateError, verify_certificate  # the models
-
         try:
             claims = verify_certificate(token, dict(self.keys()))
         except CertificateError as exc:
@@ -293,7 +292,7 @@ class Verifier:
 
     def manifest(self, manifest: Manifest | str, *, on_log: bool = True) -> dict[str, Any]:
         """A training-set manifest (the answer, or its JWS): its signature, checkpoint and the
-        inclusion of its log entry (ledger.manifests), that the answer says what the signed
+        inclusion of its log entry (verify.manifests), that the answer says what the signed
         claims say, and with `on_log` that its checkpoint is consistent with the log."""
         token = manifest if isinstance(manifest, str) else manifest["manifest"]
         if token is None:
@@ -301,8 +300,6 @@ class Verifier:
                 "this manifest carries no signed form (not signed yet, or items of it were "
                 "erased since): verify the copy first given out, or use Manifests.signed"
             )
-        from ledger.manifests import ManifestError, verify_manifest  # imports the ORM models
-
         try:
             claims = verify_manifest(token, dict(self.keys()))
         except ManifestError as exc:

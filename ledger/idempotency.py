@@ -8,7 +8,7 @@ hold a secret shown once. A key reused for a different request is refused, as is
 first call is still running.
 
 Whether the call took effect is recorded with its effect: every log transaction the call
-commits also moves its claim from `running` to `effected` (ledger.appender reads the claim
+commits also moves its claim from `running` to `effected` (ledger.log.appender reads the claim
 from `CLAIM`), and fails if the claim is gone. So a claim still `running` after `STALE`
 (its process died, or the database went away before the call could answer) provably changed
 nothing: a retry takes it over and runs afresh, and should the first call come back to

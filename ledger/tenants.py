@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ledger.apikeys import IssuedKey, check_role, issue_key
-from ledger.appender import Appender, LogWriter
+from ledger.access.apikeys import IssuedKey, check_role, issue_key
 from ledger.errors import InvalidRequest
 from ledger.ids import new_id
+from ledger.log.appender import Appender, LogWriter
 from ledger.models import Log, Tenant
 
 

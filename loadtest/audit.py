@@ -46,10 +46,10 @@ from sqlalchemy.orm import Session
 
 from api.container import Container, build
 from api.settings import Settings
-from ledger.items import object_name
-from ledger.logs import tenant_log_id
+from ledger.items.items import object_name
+from ledger.log.reader import tenant_log_id
+from ledger.log.verification import verify_database
 from ledger.models import Consent, ConsentEvent, Item, ItemRoot, Tenant
-from ledger.verification import verify_database
 from loadtest.entries import LogContents, read_log
 from loadtest.records import ACKED, CHECKS, read
 from redaction.models import Redaction

@@ -74,18 +74,18 @@ from api.scheduler import scheduled_jobs
 from api.settings import Settings
 from bench.bench_log import durability
 from bench.bench_retention import START
-from ledger.appender import LogWriter, checkpoint_due
 from ledger.clock import format_ts
-from ledger.consents import Actor, ConsentRequest
+from ledger.consent.consents import Actor, ConsentRequest
 from ledger.ids import new_id
-from ledger.items import commitment, delete_after, object_name
+from ledger.items.items import commitment, delete_after, object_name
+from ledger.log.appender import LogWriter, checkpoint_due
+from ledger.log.verification import verify_database
 from ledger.models import Item, ItemParent, ItemRoot, Log, LogEntry, WorkerKey
-from ledger.vault import LocalBackend
-from ledger.verification import verify_database
-from retention.certificates import CertificateError, verify_certificate
+from ledger.vault.vault import LocalBackend
 from retention.erasure import CONSENT_WITHDRAWN, RETENTION_ENDED
 from retention.models import Erasure
 from retention.sweep import SweepReport
+from verify.certificates import CertificateError, verify_certificate
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 CHUNK = 2000  # clips registered per log transaction in the setup

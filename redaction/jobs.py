@@ -30,12 +30,10 @@ import rfc8785
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender, LogWriter
 from ledger.clock import Clock
-from ledger.entries import ID, EntryType, obj, register
 from ledger.errors import Conflict, Gone, InvalidRequest, NotFound
 from ledger.ids import new_id
-from ledger.items import (
+from ledger.items.items import (
     Activity,
     DerivationRequest,
     ItemService,
@@ -44,9 +42,11 @@ from ledger.items import (
     object_name,
     object_names,
 )
-from ledger.logs import tenant_log_id
+from ledger.log.appender import Appender, LogWriter
+from ledger.log.entries import ID, EntryType, obj, register
+from ledger.log.reader import tenant_log_id
 from ledger.models import Consent, Item
-from ledger.vault import Vault
+from ledger.vault.vault import Vault
 from redaction.fill import FILLS
 from redaction.media import BadMedia, probe
 from redaction.models import Redaction

@@ -24,9 +24,10 @@ from sqlalchemy import String as SqlString
 from sqlalchemy import cast, func, select
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender
 from ledger.errors import InvalidRequest
-from ledger.keys import KeyRing
+from ledger.log.appender import Appender
+from ledger.log.keys import KeyRing
+from ledger.log.verification import verify_database
 from ledger.models import (
     Consent,
     ConsentEvent,
@@ -36,7 +37,6 @@ from ledger.models import (
     UseDecision,
     Worker,
 )
-from ledger.verification import verify_database
 from redaction.models import Redaction
 from reports import words
 from reports.issued import Issued, Reports, new_report_id, snapshot

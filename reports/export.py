@@ -1,6 +1,6 @@
 """The verifiable audit export: a zip of one tenant's log for a period, every entry with its
 inclusion proof against a signed checkpoint, and the tenant's projections (format and
-verifier: ledger.bundle). Nothing personal: entries hold pseudonyms and commitments, and
+verifier: verify.bundle). Nothing personal: entries hold pseudonyms and commitments, and
 projections are written from an allow-list of columns (no platform references, guardian
 references, content hashes, receipts, capture details, webhook bodies or secrets).
 
@@ -28,12 +28,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from ledger import merkle
-from ledger.appender import Appender
-from ledger.bundle import CHECKPOINTS, CONSISTENCY, ENTRIES, FORMAT, MANIFEST, b64, cell
 from ledger.clock import format_ts
-from ledger.keys import KeyRing
-from ledger.logs import LogReader, read_nodes
+from ledger.log.appender import Appender
+from ledger.log.keys import KeyRing
+from ledger.log.reader import LogReader, read_nodes
 from ledger.models import (
     Checkpoint,
     Consent,
@@ -45,12 +43,14 @@ from ledger.models import (
     Policy,
     UseDecision,
 )
-from ledger.note import key_hash, parse_note, parse_verifier_key
 from redaction.models import Redaction
 from reports.audit import period_of
 from reports.issued import Anchor, Issued, Reports, new_report_id, snapshot
 from reports.models import Report
 from retention.models import Erasure, ErasureItem, ErasureRequest, WebhookDelivery
+from verify import merkle
+from verify.bundle import CHECKPOINTS, CONSISTENCY, ENTRIES, FORMAT, MANIFEST, b64, cell
+from verify.note import key_hash, parse_note, parse_verifier_key
 
 BLOCK = 10  # inclusion paths are read a block of 2**BLOCK leaves at a time
 STREAM = 2000

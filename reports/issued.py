@@ -11,11 +11,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender, LogWriter, covering_checkpoint
 from ledger.clock import format_ts
-from ledger.entries import ID, TS, EntryType, obj, register
 from ledger.ids import new_id
-from ledger.logs import tenant_log_id
+from ledger.log.appender import Appender, LogWriter, covering_checkpoint
+from ledger.log.entries import ID, TS, EntryType, obj, register
+from ledger.log.reader import tenant_log_id
 from ledger.models import Log
 from reports.models import Report
 

@@ -20,8 +20,8 @@ from reportlab.platypus import Flowable, PageBreak, Paragraph, Spacer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender
-from ledger.consents import find_worker
+from ledger.consent.consents import find_worker
+from ledger.log.appender import Appender
 from ledger.models import Consent, ConsentEvent, Item, ItemRoot, Tenant, UseDecision, Worker
 from reports import words
 from reports.issued import Anchor, Issued, Reports, new_report_id, snapshot

@@ -5,27 +5,21 @@ A certificate holds the tombstone entry's exact bytes, a signed checkpoint of th
 the RFC 9162 inclusion proof of the tombstone in that checkpoint. `verify_certificate`
 checks all of it with nothing but the published key document: the JWS signature (statement
 key), the checkpoint's signature (log key), that the tombstone hashes into the checkpoint's
-root, and that the tombstone names exactly the certificate's erasure and items.
+root, and that the tombstone names exactly the certificate's erasure and items; it lives
+in the stand-alone verifier, `verify.certificates`.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ledger.clock import format_ts
-from ledger.receipts import ReceiptError, sign_receipt, verify_receipt
-from ledger.signing import Signer
-from ledger.verify import verify_anchored
+from ledger.consent.receipts import sign_receipt
+from ledger.log.signing import Signer
 from retention.models import Erasure
-
-CERTIFICATE_TYPE = "custody-deletion-certificate+jws"
-
-
-class CertificateError(ValueError):
-    """A certificate that is malformed, or whose signature or proof does not verify."""
+from verify.jws import CERTIFICATE_TYPE
 
 
 def sign_certificate(
@@ -67,42 +61,3 @@ def sign_certificate(
         "inclusion_proof": [base64.b64encode(p).decode() for p in proof],
     }
     return sign_receipt(signer, claims, typ=CERTIFICATE_TYPE)
-
-
-def verify_certificate(token: str, keys_document: Mapping[str, Any]) -> dict[str, Any]:
-    """Check a certificate offline against a key document from /.well-known/custody-keys;
-    return its claims."""
-    try:
-        claims = verify_receipt(token, keys_document.get("keys", []))
-    except ReceiptError as exc:
-        raise CertificateError(str(exc)) from exc
-    try:
-        tombstone = claims["tombstone"]
-        index = int(tombstone["index"])
-        items = sorted(item["id"] for item in claims["items"])
-        entry = verify_anchored(
-            tombstone["entry"],
-            index,
-            claims["checkpoint"],
-            claims["inclusion_proof"],
-            dict(keys_document),
-        )
-    except (KeyError, TypeError, ValueError) as exc:  # AnchorError is a ValueError
-        raise CertificateError(f"certificate: {exc}") from exc
-    try:
-        logged = json.loads(entry)
-        data = logged["data"]
-        matches = (
-            logged["type"] == "items.erased"
-            and logged["log"] == tombstone["log"]
-            and logged["seq"] == index
-            and data["erasure"] == claims["certificate"]
-            and data["items"] == items
-            and data["reason"] == claims["reason"]
-            and data["key_destroyed"] == claims["key_destroyed"]
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CertificateError("the tombstone is not an erasure entry") from exc
-    if not matches:
-        raise CertificateError("the tombstone on the log does not match the certificate")
-    return claims

@@ -29,14 +29,14 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender, LogWriter
-from ledger.entries import ID, EntryType, obj, register
 from ledger.errors import VaultError
 from ledger.ids import new_id
-from ledger.items import children_of, object_names
-from ledger.manifests import Manifests
+from ledger.items.items import children_of, object_names
+from ledger.items.manifests import Manifests
+from ledger.log.appender import Appender, LogWriter
+from ledger.log.entries import ID, EntryType, obj, register
 from ledger.models import Consent, Item, ItemRoot
-from ledger.vault import Vault
+from ledger.vault.vault import Vault
 from retention.models import Erasure, ErasureItem
 
 RETENTION_ENDED = "retention_ended"

@@ -19,10 +19,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender
 from ledger.clock import Clock, format_ts
-from ledger.decisions import CheckService, Decision
-from ledger.manifests import Manifests
+from ledger.items.decisions import CheckService, Decision
+from ledger.items.manifests import Manifests
+from ledger.log.appender import Appender
 from ledger.models import Consent, ConsentEvent, Item, ItemRoot, Manifest, ManifestItem
 from retention.models import Erasure, ErasureItem
 from retention.webhooks import Webhooks

@@ -16,14 +16,14 @@ import isodate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender, LogWriter
 from ledger.clock import format_ts
-from ledger.consents import find_worker
-from ledger.entries import ID, TS, EntryType, obj, register
+from ledger.consent.consents import find_worker
 from ledger.errors import InvalidRequest, NotFound
 from ledger.ids import new_id
-from ledger.items import descendants
-from ledger.logs import tenant_log_id
+from ledger.items.items import descendants
+from ledger.log.appender import Appender, LogWriter
+from ledger.log.entries import ID, TS, EntryType, obj, register
+from ledger.log.reader import tenant_log_id
 from ledger.models import Consent, Item, ItemRoot
 from ledger.pages import Key, Page, cut, keyset
 from retention.erasure import ERASURE_REQUESTED, Claim, item_statuses, owner_of, plan

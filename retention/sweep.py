@@ -17,14 +17,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender, LogWriter
 from ledger.clock import Clock, format_ts
-from ledger.entries import ID, EntryType, obj, register
 from ledger.errors import Conflict, NotFound
-from ledger.keys import KeyRing
-from ledger.logs import LogReader, tenant_log_id
+from ledger.log.appender import Appender, LogWriter
+from ledger.log.entries import ID, EntryType, obj, register
+from ledger.log.keys import KeyRing
+from ledger.log.reader import LogReader, tenant_log_id
 from ledger.models import Item, Log, LogEntry, Tenant
-from ledger.vault import Vault
+from ledger.vault.vault import Vault
 from retention.certificates import sign_certificate
 from retention.erasure import (
     CONSENT_WITHDRAWN,

@@ -26,14 +26,14 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
-from ledger.appender import Appender, LogWriter
 from ledger.clock import Clock, format_ts
-from ledger.entries import ID, EntryType, obj, register
 from ledger.errors import InvalidRequest, NotFound
 from ledger.ids import new_id
-from ledger.logs import tenant_log_id
+from ledger.log.appender import Appender, LogWriter
+from ledger.log.entries import ID, EntryType, obj, register
+from ledger.log.reader import tenant_log_id
 from ledger.pages import Key, Page, cut, keyset
-from ledger.vault import Vault
+from ledger.vault.vault import Vault
 from retention.models import Erasure, WebhookDelivery, WebhookEndpoint
 
 EVENT = "erasure.completed"

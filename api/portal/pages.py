@@ -35,9 +35,9 @@ from api.portal import records, terms
 from api.portal.i18n import LANGUAGES
 from api.reports import send_issued
 from api.throttle import TooManyAttempts
-from ledger.access import LinkRefused
-from ledger.apikeys import Principal
-from ledger.consents import Actor
+from ledger.access.apikeys import Principal
+from ledger.access.links import LinkRefused
+from ledger.consent.consents import Actor
 from ledger.errors import Conflict, NotFound, TryLater
 from ledger.models import Consent, ConsentEvent, Tenant
 from reports.worker import counts

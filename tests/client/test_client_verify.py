@@ -19,9 +19,9 @@ from custody_client import (
     WebhookVerificationError,
     verify_webhook,
 )
-from ledger.note import Checkpoint, sign_note
 from tests.support.clients import CONSENT, sign_checkpoint
 from tests.support.receiver import receiver
+from verify.note import Checkpoint, sign_note
 
 
 def forge(container, origin: str, size: int, root: bytes) -> str:  # type: ignore[no-untyped-def]

@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 from api.app import create_app
 from api.container import Container, build
 from api.settings import Settings
-from ledger.appender import checkpoint_due
 from ledger.clock import format_ts
+from ledger.log.appender import checkpoint_due
 from tests.support.browser import serve
 from tests.support.http import MINIMAL, auth
 

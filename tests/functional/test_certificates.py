@@ -8,10 +8,11 @@ import json
 
 import pytest
 
-from ledger.receipts import sign_receipt
-from ledger.signing import MemoryKeyStore
-from retention.certificates import CERTIFICATE_TYPE, CertificateError, verify_certificate
+from ledger.consent.receipts import sign_receipt
+from ledger.log.signing import MemoryKeyStore
 from tests.support.http import verify_with_jwcrypto
+from verify.certificates import CertificateError, verify_certificate
+from verify.jws import CERTIFICATE_TYPE
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import time
 import pytest
 from sqlalchemy import select
 
+from ledger.log.verification import verify_database
 from ledger.models import LogEntry
-from ledger.verification import verify_database
 
 pytestmark = pytest.mark.slow
 

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from ledger.bundle import verify_bundle
 from ledger.clock import format_ts
-from ledger.note import parse_checkpoint
-from ledger.verify import VerificationError
 from tests.independent import rfc9162
 from tests.support.http import PROBLEM, auth, log_entries
 from tests.support.scenario import seed
 from tests.support.zips import rewrite
+from verify.bundle import verify_bundle
+from verify.log import VerificationError
+from verify.note import parse_checkpoint
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 
 from api.container import build
 from api.settings import Settings
-from ledger.logs import tenant_log_id
+from ledger.log.reader import tenant_log_id
 from ledger.models import ConsentEvent, Item, LogEntry
 from loadtest.audit import audit
 from loadtest.load import LoadConfig, LoadDriver, Mix, Target, create_tenants

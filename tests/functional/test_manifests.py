@@ -11,10 +11,10 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from ledger.manifests import ManifestError, verify_manifest
 from tests.support.http import PROBLEM, log_entries, verify_with_jwcrypto
 from tests.support.receiver import receiver, signed_correctly
 from tests.support.worker import link, worker_headers
+from verify.manifests import ManifestError, verify_manifest
 
 
 @pytest.fixture
@@ -211,7 +211,7 @@ def test_the_offline_check_catches_a_manifest_whose_proof_or_entry_was_swapped(
 ):
     """Re-signed with the real key (as a dishonest operator could), a manifest whose lists
     no longer match its log entry still fails: the entry and its proof bind them."""
-    from ledger.receipts import sign_receipt
+    from ledger.consent.receipts import sign_receipt
 
     made = issue(api, [training_set["clip"]["id"], training_set["label"]["id"]])
     claims = verify_manifest(made["manifest"], keys(client))

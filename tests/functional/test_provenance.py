@@ -14,11 +14,11 @@ import pytest
 from api.app import create_app
 from api.container import build
 from ledger.clock import format_ts
-from ledger.consents import Actor
+from ledger.consent.consents import Actor
 from ledger.errors import NotFound
-from ledger.items import ClipRequest
+from ledger.items.items import ClipRequest
+from ledger.log.verification import verify_database
 from ledger.models import LogEntry
-from ledger.verification import verify_database
 from tests.support import s3
 from tests.support.http import MINIMAL, PROBLEM, log_entries
 from tests.support.platform import Api

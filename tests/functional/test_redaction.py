@@ -15,8 +15,8 @@ import pytest
 import rfc8785
 from sqlalchemy import select
 
-from ledger.items import audit_name, object_name
-from ledger.verification import verify_database
+from ledger.items.items import audit_name, object_name
+from ledger.log.verification import verify_database
 from redaction.jobs import LEASE, MAX_ATTEMPTS, output_id
 from redaction.models import Redaction
 from tests.support.http import PROBLEM, auth, log_entries

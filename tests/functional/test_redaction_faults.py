@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import select
 
 from ledger.clock import FakeClock
-from ledger.consents import ConsentRequest
-from ledger.items import ClipRequest, audit_name, object_name
-from ledger.verification import verify_database
+from ledger.consent.consents import ConsentRequest
+from ledger.items.items import ClipRequest, audit_name, object_name
+from ledger.log.verification import verify_database
 from redaction.jobs import WORK_PREFIX
 from redaction.models import Redaction
 from tests.functional.test_retention_faults import cli_env

@@ -15,12 +15,12 @@ import pypdfium2
 import pytest
 from pypdf import PdfReader
 
-from ledger.note import parse_checkpoint, verify_note
-from ledger.verify import keys_from_document
 from reports import words
 from tests.support.http import PROBLEM, auth, log_entries
 from tests.support.platform import Api
 from tests.support.scenario import seed
+from verify.log import keys_from_document
+from verify.note import parse_checkpoint, verify_note
 
 
 def pdf_text(data: bytes) -> str:

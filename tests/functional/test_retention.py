@@ -17,15 +17,15 @@ from sqlalchemy import select
 from api.container import build
 from api.settings import Settings
 from ledger.errors import VaultError
-from ledger.items import object_name
+from ledger.items.items import object_name
+from ledger.log.verification import verify_database
 from ledger.models import Item, WorkerKey
-from ledger.verification import verify_database
-from retention.certificates import verify_certificate
 from retention.models import Erasure
 from tests.support.http import PROBLEM, auth, log_entries
 from tests.support.platform import Api
 from tests.support.receiver import receiver, signed_correctly
 from tests.support.s3 import vault_settings
+from verify.certificates import verify_certificate
 
 
 @pytest.fixture

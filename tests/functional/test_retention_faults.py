@@ -22,15 +22,15 @@ from sqlalchemy import func, select
 from api.container import Container, build
 from api.settings import ConfigError, Settings
 from ledger.clock import DatabaseClock, FakeClock
-from ledger.consents import ConsentRequest
-from ledger.items import Activity, ClipRequest, DerivationRequest
+from ledger.consent.consents import ConsentRequest
+from ledger.items.items import Activity, ClipRequest, DerivationRequest
+from ledger.log.verification import verify_database
 from ledger.models import Item
-from ledger.verification import verify_database
-from retention.certificates import verify_certificate
 from retention.models import Erasure
 from retention.requests import RequestIn
 from tests.support import s3
 from tests.support.s3 import vault_settings
+from verify.certificates import verify_certificate
 
 WORKERS = 120
 CLIPS_PER_WORKER = 2

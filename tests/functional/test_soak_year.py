@@ -9,10 +9,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from api.container import build
-from ledger.appender import LogWriter
 from ledger.clock import FakeClock
 from ledger.ids import new_id
-from ledger.items import object_name
+from ledger.items.items import object_name
+from ledger.log.appender import LogWriter
 from ledger.models import Item, Log
 from loadtest.soak import Config, check, soak
 from retention.erasure import RETENTION_ENDED

@@ -11,9 +11,9 @@ from nacl.signing import SigningKey
 from sqlalchemy import delete, select, update
 
 from ledger.models import Checkpoint, Log, LogEntry
-from ledger.note import Checkpoint as CheckpointBody
-from ledger.note import sign_note
 from tests.support.zips import rewrite
+from verify.note import Checkpoint as CheckpointBody
+from verify.note import sign_note
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def populated(container, clock):
             clock.advance(1)
         container.appender.run([log_id], lambda w, n=n: w.append(log_id, "test.event", {"n": n}))
     clock.advance(1)
-    from ledger.appender import checkpoint_due
+    from ledger.log.appender import checkpoint_due
 
     checkpoint_due(container.appender)
     return created
@@ -62,7 +62,7 @@ def flip_byte(body: bytes) -> bytes:
 
 
 def change_stored_entry(container, log_id: str, idx: int, fix_leaf: bool) -> None:
-    from ledger.merkle import leaf_hash
+    from verify.merkle import leaf_hash
 
     body = flip_byte(body_of(container, log_id, idx))
     values = {"body": body, **({"leaf_hash": leaf_hash(body)} if fix_leaf else {})}
@@ -101,7 +101,7 @@ def test_swapped_entries_are_named(custody, container, populated):
     with container.db.write() as session, session.begin():
         session.execute(delete(LogEntry).where(LogEntry.log_id == log_id, LogEntry.idx.in_([5, 9])))
         session.flush()
-        from ledger.merkle import leaf_hash
+        from verify.merkle import leaf_hash
 
         session.add_all(
             [
@@ -257,7 +257,7 @@ def test_bundle_checked_against_independently_fetched_keys(custody, bundle, clie
     assert custody("verify", str(bundle), "--keys", str(published)).returncode == 0
     # A bundle whose keys.json was swapped for the forger's keys fails against the real ones.
     stranger = SigningKey.generate()
-    from ledger.note import verifier_key
+    from verify.note import verifier_key
 
     fake = {
         "keys": [

@@ -1,6 +1,6 @@
 """Independent Merkle proof verifier, written from the specifications.
 
-Used only by the tests, to cross-check ``ledger.merkle``. Standard library only.
+Used only by the tests, to cross-check ``verify.merkle``. Standard library only.
 
 * RFC 9162 section 2.1.1 (Merkle Tree Hash), 2.1.3.2 (verifying an inclusion
   proof) and 2.1.4.2 (verifying a consistency proof).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.appender import checkpoint_due
+from ledger.log.appender import checkpoint_due
 from tests.support.http import MINIMAL
 
 CONSENT: dict[str, Any] = dict(MINIMAL)

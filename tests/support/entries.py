@@ -1,6 +1,6 @@
 """An entry type for tests and benchmarks that append arbitrary entries."""
 
-from ledger.entries import EntryType, obj, register
+from ledger.log.entries import EntryType, obj, register
 
 TEST_EVENT = register(
     EntryType("test.event", 1, obj({"n": {"type": "integer"}}, {"pad": {"type": "string"}}))

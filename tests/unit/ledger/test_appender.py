@@ -11,13 +11,13 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from ledger.appender import checkpoint_due
 from ledger.errors import InvalidEntry, NotFound
-from ledger.logs import LogReader
+from ledger.log.appender import checkpoint_due
+from ledger.log.reader import LogReader
+from ledger.log.verification import verify_database
 from ledger.models import Checkpoint, Log, LogEntry, Tenant
-from ledger.note import parse_checkpoint, verify_note
-from ledger.verification import verify_database
 from tests.independent import rfc9162
+from verify.note import parse_checkpoint, verify_note
 
 
 def _append(container, log_id, n, **extra):

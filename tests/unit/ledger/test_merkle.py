@@ -1,7 +1,7 @@
 """Proofs assembled from stored complete nodes agree with the independent verifier."""
 
-from ledger import merkle
 from tests.independent import rfc9162
+from verify import merkle
 
 
 def build(size: int):  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ subtreeinclusion/, subtreeconsistency/) is one case: its inputs, a base64 proof
 
 * against the independent, spec-derived verifier in tests/independent/rfc9162.py,
   which must return `not wantErr`;
-* against the service's `ledger.merkle`, which must return None when the proof
+* against the service's `verify.merkle`, which must return None when the proof
   is good and raise `merkle.ProofError` (and nothing else) when it is not.
 """
 
@@ -115,7 +115,7 @@ def test_independent_verifier(path):
 @pytest.mark.parametrize("path", CASES)
 def test_service_verifier(path):
     name, args, want_err, desc = _load(path)
-    from ledger import merkle
+    from verify import merkle
 
     verify = getattr(merkle, name)
     if want_err:

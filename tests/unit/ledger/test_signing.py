@@ -7,7 +7,7 @@ import pytest
 from nacl.signing import VerifyKey
 
 from ledger.errors import KeyUnavailable
-from ledger.signing import FileKeyStore, MemoryKeyStore, key_id
+from ledger.log.signing import FileKeyStore, MemoryKeyStore, key_id
 
 
 @pytest.fixture(params=["file", "memory"])

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from ledger.errors import VaultError
 from ledger.models import Base
-from ledger.s3 import PART, S3Backend
-from ledger.vault import CHUNK, ContentMismatch, LocalBackend, Vault, master_key_file
+from ledger.vault.s3 import PART, S3Backend
+from ledger.vault.vault import CHUNK, ContentMismatch, LocalBackend, Vault, master_key_file
 from tests.support import s3
 
 KEY = bytes(range(32))

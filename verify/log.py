@@ -1,6 +1,6 @@
 """Verify a log without trusting whoever stores it: hashlib and PyNaCl only.
 
-Used on the live database (ledger.verification) and on an exported bundle (ledger.bundle),
+Used on the live database (ledger.log.verification) and on an exported bundle (verify.bundle),
 so that anyone holding a bundle and the published keys can check it with no service.
 
 It re-hashes every entry's stored bytes (never re-serializing them), checks each entry's
@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger import merkle
-from ledger.note import NoteError, parse_checkpoint, parse_verifier_key, verify_note
+from verify import merkle
+from verify.note import NoteError, parse_checkpoint, parse_verifier_key, verify_note
 
 ENVELOPE = frozenset({"v", "log", "seq", "ts", "type", "subject", "data", "prev"})
 _TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -274,38 +274,3 @@ def keys_from_document(document: dict[str, Any]) -> list[tuple[str, bytes]]:
         if key.get("purpose") == "log" and key.get("verifier_key"):
             keys.append(parse_verifier_key(key["verifier_key"]))
     return keys
-
-
-class AnchorError(ValueError):
-    """A statement's entry, checkpoint or inclusion proof that does not check out."""
-
-
-def verify_anchored(
-    entry_b64: str,
-    index: int,
-    checkpoint: dict[str, Any],
-    proof_b64: Sequence[str],
-    keys_document: dict[str, Any],
-) -> bytes:
-    """A log entry as a signed statement carries it (certificates, manifests): base64 entry
-    bytes, its index, a signed checkpoint (`tree_size`, `root_hash`, `note`) and the entry's
-    RFC 9162 inclusion proof. Checks the checkpoint's signature against the key document,
-    that it states that size and root, and that the entry is in it; returns the entry."""
-    try:
-        entry = base64.b64decode(entry_b64, validate=True)
-        root = base64.b64decode(checkpoint["root_hash"], validate=True)
-        proof = [base64.b64decode(p, validate=True) for p in proof_b64]
-        size = int(checkpoint["tree_size"])
-        body, _ = verify_note(str(checkpoint["note"]), keys_from_document(keys_document))
-        signed = parse_checkpoint(body)
-    except NoteError as exc:
-        raise AnchorError(f"the checkpoint does not verify: {exc}") from exc
-    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-        raise AnchorError(f"the entry, checkpoint or proof is garbled: {exc}") from exc
-    if signed.size != size or signed.root != root:
-        raise AnchorError("the checkpoint note and the statement disagree")
-    try:
-        merkle.verify_inclusion(merkle.leaf_hash(entry), index, size, proof, root)
-    except merkle.ProofError as exc:
-        raise AnchorError(f"the entry is not in the checkpoint: {exc}") from exc
-    return entry

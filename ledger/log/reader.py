@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from sqlalchemy import TextClause, select, text
 from sqlalchemy.orm import Session
 
-from ledger import merkle
 from ledger.db import Database
 from ledger.errors import InvalidRequest, NotFound
 from ledger.models import Checkpoint, Log, LogEntry
 from ledger.pages import Page, cut, keyset
+from verify import merkle
 
 MAX_ENTRIES_PER_PAGE = 1000
 

@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender, LogWriter
 from ledger.clock import Clock, format_ts
 from ledger.db import serialize
 from ledger.errors import InvalidRequest
+from ledger.log.appender import Appender, LogWriter
+from ledger.log.signing import KeyStore, Signer
 from ledger.models import Log, SigningKeyRecord
-from ledger.note import verifier_key
-from ledger.signing import KeyStore, Signer
+from verify.note import verifier_key
 
 PURPOSES = ("log", "statement")
 

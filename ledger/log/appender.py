@@ -27,14 +27,14 @@ from sqlalchemy.orm import Session
 
 from ledger.clock import Clock
 from ledger.db import Database
-from ledger.entries import build_entry
 from ledger.errors import NotFound, TryLater
 from ledger.idempotency import CLAIM, mark_effected
-from ledger.logs import read_nodes
-from ledger.merkle import EMPTY_ROOT, Frontier, leaf_hash
+from ledger.log.entries import build_entry
+from ledger.log.reader import read_nodes
 from ledger.models import Checkpoint, Log, LogEntry, LogNode
-from ledger.note import Checkpoint as CheckpointBody
-from ledger.note import NoteSigner, sign_note
+from verify.merkle import EMPTY_ROOT, Frontier, leaf_hash
+from verify.note import Checkpoint as CheckpointBody
+from verify.note import NoteSigner, sign_note
 
 T = TypeVar("T")
 

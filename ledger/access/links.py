@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ledger.apikeys import Principal
+from ledger.access.apikeys import Principal
 from ledger.clock import Clock
-from ledger.consents import find_worker
+from ledger.consent.consents import find_worker
 from ledger.db import Database
 from ledger.errors import CustodyError, InvalidRequest
 from ledger.ids import new_id, random_token

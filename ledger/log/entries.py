@@ -27,9 +27,9 @@ from typing import Any
 
 import fastjsonschema
 
-from ledger.canonical import canonical_json
 from ledger.clock import format_ts
 from ledger.errors import InvalidEntry
+from ledger.log.canonical import canonical_json
 
 PSEUDONYM = "^[a-z]{1,8}_[a-z0-9]{8,64}$"
 

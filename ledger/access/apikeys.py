@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender, LogWriter
 from ledger.errors import Conflict, InvalidRequest, NotFound
 from ledger.ids import random_token
-from ledger.logs import LogReader, tenant_log_id
+from ledger.log.appender import Appender, LogWriter
+from ledger.log.reader import LogReader, tenant_log_id
 from ledger.models import ApiKey, Tenant
 from ledger.pages import Key, Page, cut, keyset
 

@@ -10,13 +10,13 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender, LogWriter
-from ledger.entries import EntryType, obj, register
+from ledger.consent.vocabulary import PURPOSES, terms
 from ledger.errors import Conflict, InvalidRequest
-from ledger.logs import tenant_log_id
+from ledger.log.appender import Appender, LogWriter
+from ledger.log.entries import EntryType, obj, register
+from ledger.log.reader import tenant_log_id
 from ledger.models import Policy
 from ledger.pages import Key, Page, cut, keyset
-from ledger.vocabulary import PURPOSES, terms
 
 VERSION_PATTERN = r"^[A-Za-z0-9._-]{1,40}$"
 

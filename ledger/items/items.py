@@ -24,22 +24,22 @@ from typing import IO
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender, LogWriter
 from ledger.clock import format_ts
-from ledger.consents import parse_retention
-from ledger.entries import ID, TS, EntryType, obj, register
-from ledger.errors import Conflict, Gone, InvalidRequest, NotFound
-from ledger.ids import new_id
-from ledger.logs import tenant_log_id
-from ledger.models import Consent, Item, ItemParent, ItemRoot, Worker
-from ledger.vault import Vault
-from ledger.vocabulary import (
+from ledger.consent.consents import parse_retention
+from ledger.consent.vocabulary import (
     ACTIVITY_TYPES,
     DATA_CATEGORIES,
     DERIVED_KINDS,
     LOCATION_GRANULARITIES,
     terms,
 )
+from ledger.errors import Conflict, Gone, InvalidRequest, NotFound
+from ledger.ids import new_id
+from ledger.log.appender import Appender, LogWriter
+from ledger.log.entries import ID, TS, EntryType, obj, register
+from ledger.log.reader import tenant_log_id
+from ledger.models import Consent, Item, ItemParent, ItemRoot, Worker
+from ledger.vault.vault import Vault
 
 COMMIT_PREFIX = b"custody/commit/v1"
 MAX_PARENTS = 1000

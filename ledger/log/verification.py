@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.db import Database
-from ledger.logs import LogReader
+from ledger.log.reader import LogReader
 from ledger.models import Checkpoint, Log, LogEntry, SigningKeyRecord
-from ledger.verify import (
+from verify.log import (
     ConsistencySource,
     LogReport,
     StoredCheckpoint,

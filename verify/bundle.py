@@ -25,9 +25,8 @@ from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ledger import merkle
-from ledger.note import NoteError
-from ledger.verify import (
+from verify import merkle
+from verify.log import (
     LogReport,
     StoredCheckpoint,
     VerificationError,
@@ -35,6 +34,7 @@ from ledger.verify import (
     open_checkpoint,
     parse_entry,
 )
+from verify.note import NoteError
 
 FORMAT = "custody-audit-bundle/v2"
 MANIFEST = "SHA256SUMS"

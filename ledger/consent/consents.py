@@ -19,17 +19,9 @@ import isodate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appender, LogWriter
 from ledger.clock import format_ts
-from ledger.entries import ID, EntryType, obj, register
-from ledger.errors import Conflict, InvalidRequest, NotFound
-from ledger.ids import new_id
-from ledger.logs import tenant_log_id
-from ledger.models import Consent, ConsentEvent, Policy, Worker
-from ledger.pages import Key, Page, cut, keyset
-from ledger.receipts import receipt_hash, sign_receipt
-from ledger.signing import Signer
-from ledger.vocabulary import (
+from ledger.consent.receipts import sign_receipt
+from ledger.consent.vocabulary import (
     COLLECTION_METHODS,
     DATA_CATEGORIES,
     PARTY_PATTERN,
@@ -37,6 +29,15 @@ from ledger.vocabulary import (
     RECIPIENT_KINDS,
     terms,
 )
+from ledger.errors import Conflict, InvalidRequest, NotFound
+from ledger.ids import new_id
+from ledger.log.appender import Appender, LogWriter
+from ledger.log.entries import ID, EntryType, obj, register
+from ledger.log.reader import tenant_log_id
+from ledger.log.signing import Signer
+from ledger.models import Consent, ConsentEvent, Policy, Worker
+from ledger.pages import Key, Page, cut, keyset
+from verify.jws import receipt_hash
 
 RECEIPT_VERSION = "custody-consent-receipt/1"
 WITHDRAWAL_VERSION = "custody-withdrawal-receipt/1"

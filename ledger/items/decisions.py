@@ -20,14 +20,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appended, Appender, LogWriter
-from ledger.entries import ID, EntryType, obj, register
+from ledger.consent.vocabulary import PARTY_PATTERN, PLATFORM, PURPOSES
 from ledger.errors import InvalidRequest, NotFound
 from ledger.ids import new_id
-from ledger.logs import tenant_log_id
+from ledger.log.appender import Appended, Appender, LogWriter
+from ledger.log.entries import ID, EntryType, obj, register
+from ledger.log.reader import tenant_log_id
 from ledger.models import Consent, Item, ItemRoot, Policy, UseDecision, Worker
 from ledger.pages import Key, Page, cut, keyset
-from ledger.vocabulary import PARTY_PATTERN, PLATFORM, PURPOSES
 
 # Every reason a check can give, in the order they are reported.
 REASONS = (

@@ -21,10 +21,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ledger.appender import Appended, Appender, LogWriter, covering_checkpoint
-from ledger.canonical import canonical_json
 from ledger.clock import format_ts
-from ledger.decisions import (
+from ledger.consent.receipts import sign_receipt
+from ledger.errors import InvalidRequest, KeyUnavailable, NotFound, TryLater
+from ledger.ids import new_id
+from ledger.items.decisions import (
     ASKED_TERMS,
     DECISION_TERMS,
     ITEM_REF,
@@ -32,17 +33,16 @@ from ledger.decisions import (
     Decision,
     decisions_data,
 )
-from ledger.entries import ID, EntryType, obj, register
-from ledger.errors import InvalidRequest, KeyUnavailable, NotFound, TryLater
-from ledger.ids import new_id
-from ledger.logs import LogReader, tenant_log_id
+from ledger.log.appender import Appended, Appender, LogWriter, covering_checkpoint
+from ledger.log.canonical import canonical_json
+from ledger.log.entries import ID, EntryType, obj, register
+from ledger.log.reader import LogReader, tenant_log_id
+from ledger.log.signing import Signer
 from ledger.models import Consent, Item, Log, Manifest, ManifestItem
 from ledger.pages import Key, Page, cut, keyset
-from ledger.receipts import ReceiptError, receipt_hash, sign_receipt, verify_receipt
-from ledger.signing import Signer
-from ledger.verify import verify_anchored
+from verify.jws import MANIFEST_TYPE, receipt_hash
+from verify.manifests import listed_sha256
 
-MANIFEST_TYPE = "custody-manifest+jws"
 MAX_NAME = 200
 _IN = 500  # ids per IN (...) list
 _HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
@@ -60,16 +60,6 @@ MANIFEST_ISSUED = register(
         ),
     )
 )
-
-
-class ManifestError(ValueError):
-    """A manifest that is malformed, or whose signature or proof does not verify."""
-
-
-def listed_sha256(content: Mapping[str, Any]) -> str:
-    """What the log holds of a manifest's lists: SHA-256 of their RFC 8785 form, hex."""
-    lists = {"items": content["items"], "refused": content["refused"]}
-    return hashlib.sha256(canonical_json(lists)).hexdigest()
 
 
 def _content(session: Session, decided: list[Decision]) -> dict[str, Any]:
@@ -273,49 +263,3 @@ class Manifests:
     def epoch(session: Session, tenant_id: str) -> int:
         """The tenant's decision epoch: it moves whenever an earlier decision may turn."""
         return session.scalar(select(Log.epoch).where(Log.tenant_id == tenant_id)) or 0
-
-
-def verify_manifest(token: str, keys_document: Mapping[str, Any]) -> dict[str, Any]:
-    """Check a manifest offline against a key document from /.well-known/custody-keys: the
-    signature (statement key), the checkpoint (log key), that the entry is in the checkpoint
-    and that the entry records exactly this manifest's decisions and lists. Returns the
-    claims."""
-    try:
-        claims = verify_receipt(token, keys_document.get("keys", []))
-    except ReceiptError as exc:
-        raise ManifestError(str(exc)) from exc
-    try:
-        logged = claims["entry"]
-        index = int(logged["index"])
-        allowed = {i["item"] for i in claims["items"]}
-        refused = {r["item"] for r in claims["refused"] if r["item"]}
-        listed = listed_sha256(claims)
-        entry = verify_anchored(
-            logged["entry"],
-            index,
-            claims["checkpoint"],
-            claims["inclusion_proof"],
-            dict(keys_document),
-        )
-    except (KeyError, TypeError, ValueError) as exc:  # AnchorError is a ValueError
-        raise ManifestError(f"manifest: {exc}") from exc
-    try:
-        record = json.loads(entry)
-        data = record["data"]
-        decisions = data["decisions"]
-        matches = (
-            record["type"] == "manifest.issued"
-            and record["log"] == logged["log"]
-            and record["seq"] == index
-            and data["manifest"] == claims["manifest"]
-            and data["purpose"] == claims["purpose"]
-            and data["recipient"] == claims["recipient"]
-            and data["items_sha256"] == listed
-            and {d["item"] for d in decisions if d["decision"] == "allow"} == allowed
-            and {d["item"] for d in decisions if d["decision"] != "allow" and d["item"]} == refused
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ManifestError("the entry is not a manifest entry") from exc
-    if not matches:
-        raise ManifestError("the entry on the log does not match the manifest")
-    return claims

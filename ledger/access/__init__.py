@@ -1,0 +1,1 @@
+"""Access: API keys and their principals, worker links and sessions."""

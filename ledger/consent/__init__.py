@@ -1,0 +1,1 @@
+"""Consent: the vocabulary, policies, consents and their signed receipts."""

@@ -1,0 +1,1 @@
+"""Items: clips and derived items, their lineage, the use check and manifests."""

@@ -1,0 +1,1 @@
+"""The log: entries, the appender (group commit), reads and proofs, keys and signing."""

@@ -1,0 +1,1 @@
+"""The vault: content bytes encrypted under per-worker data keys, on disk or S3."""
