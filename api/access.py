@@ -10,7 +10,7 @@ from apiflask import APIBlueprint
 from flask import current_app, request, url_for
 
 from api import schemas
-from api.auth import auth, principal
+from api.auth import WORKERS, WRITERS, auth, principal
 from api.deps import container
 from api.throttle import Attempts
 from ledger.access.links import Grant, LinkRefused
@@ -49,7 +49,7 @@ def redeem(token: str) -> Grant:
 
 
 @bp.post("/v1/workers/<worker>/access-links")
-@bp.auth_required(auth, roles=["platform", "admin"])
+@bp.auth_required(auth, roles=WRITERS)
 @bp.input(schemas.AccessLinkIn, arg_name="body")
 @bp.output(schemas.AccessLinkOut, status_code=201)
 def create_link(worker: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def open_session(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.delete("/v1/worker-sessions/current")
-@bp.auth_required(auth, roles=["worker"])
+@bp.auth_required(auth, roles=WORKERS)
 @bp.output({}, status_code=204)
 def close_session() -> str:
     """Sign out: the worker token stops working at once."""

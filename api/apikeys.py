@@ -8,7 +8,7 @@ from typing import Any
 from apiflask import APIBlueprint
 
 from api import schemas
-from api.auth import auth, principal
+from api.auth import ADMINS, auth, principal
 from api.cursors import Cursor, PageQuery
 from api.deps import container
 
@@ -21,7 +21,7 @@ def _ts(value: Any) -> str | None:
 
 
 @bp.post("")
-@bp.auth_required(auth, roles=["admin"])
+@bp.auth_required(auth, roles=ADMINS)
 @bp.input(schemas.ApiKeyIn, arg_name="body")
 @bp.output(schemas.ApiKeyOut, status_code=201)
 def create(body: dict[str, str]) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def create(body: dict[str, str]) -> dict[str, Any]:
 
 
 @bp.get("")
-@bp.auth_required(auth, roles=["admin"])
+@bp.auth_required(auth, roles=ADMINS)
 @bp.input(PageQuery, location="query", arg_name="query")
 @bp.output(schemas.ApiKeyList)
 def index(query: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def index(query: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.delete("/<key_id>")
-@bp.auth_required(auth, roles=["admin"])
+@bp.auth_required(auth, roles=ADMINS)
 @bp.output({}, status_code=204)
 def revoke(key_id: str) -> tuple[str, int]:
     """Revoke a key of this tenant; it stops working at once."""

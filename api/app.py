@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         else None,
     )
     content_types.install(app)  # before idempotency: a body refused claims no key
-    idempotency.install(app)
+    idempotency.install(app, built.appender)
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -7,7 +7,7 @@ from apiflask import HTTPTokenAuth
 from flask import g
 
 from api.deps import container, session
-from ledger.access.apikeys import Principal, authenticate
+from ledger.access.apikeys import Principal, Role, authenticate
 from ledger.access.links import TOKEN_PREFIX
 from ledger.consent.consents import find_worker
 from ledger.errors import NotFound
@@ -18,8 +18,20 @@ auth = HTTPTokenAuth(
     "reaches only its own worker's records.",
 )
 
-ANY_ROLE = ["platform", "auditor", "admin"]
-WORKER_TOO = [*ANY_ROLE, "worker"]
+
+def _roles(*roles: Role) -> list[str]:
+    # Plain strings: apiflask puts each list in the OpenAPI document as it is.
+    return [role.value for role in roles]
+
+
+# Who may call what: every endpoint names one of these lists.
+ANY_ROLE = _roles(Role.PLATFORM, Role.AUDITOR, Role.ADMIN)  # any API key
+WORKER_TOO = _roles(Role.PLATFORM, Role.AUDITOR, Role.ADMIN, Role.WORKER)
+WRITERS = _roles(Role.PLATFORM, Role.ADMIN)  # those that record and decide
+WRITERS_AND_WORKER = _roles(Role.PLATFORM, Role.ADMIN, Role.WORKER)
+AUDITORS = _roles(Role.AUDITOR, Role.ADMIN)
+ADMINS = _roles(Role.ADMIN)
+WORKERS = _roles(Role.WORKER)  # worker tokens only
 
 
 @auth.verify_token  # type: ignore[untyped-decorator]
@@ -35,7 +47,7 @@ def _verify(token: str) -> Principal | None:
 
 
 @auth.get_user_roles  # type: ignore[untyped-decorator]
-def _roles(principal: Principal) -> list[str]:
+def _role_of(principal: Principal) -> list[str]:
     return [principal.role]
 
 

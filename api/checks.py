@@ -8,13 +8,12 @@ from apiflask import APIBlueprint
 from flask import Response, jsonify
 
 from api import schemas
-from api.auth import auth, principal
+from api.auth import WRITERS, auth, principal
 from api.deps import container
 from api.metrics import metrics
-from ledger.items.decisions import Decision
+from ledger.items.decisions import Decision, Verdict
 
 bp = APIBlueprint("checks", __name__, url_prefix="/v1/checks", tag="Use checks")
-CALLERS = ["platform", "admin"]
 
 
 def _render(decision: Decision) -> dict[str, Any]:
@@ -29,7 +28,7 @@ def _render(decision: Decision) -> dict[str, Any]:
 
 
 @bp.post("")
-@bp.auth_required(auth, roles=CALLERS)
+@bp.auth_required(auth, roles=WRITERS)
 @bp.input(schemas.CheckIn, arg_name="body")
 @bp.output(schemas.CheckOut)
 def check(body: dict[str, Any]) -> Response:
@@ -43,7 +42,7 @@ def check(body: dict[str, Any]) -> Response:
 
 
 @bp.post("/batch")
-@bp.auth_required(auth, roles=CALLERS)
+@bp.auth_required(auth, roles=WRITERS)
 @bp.input(schemas.BatchCheckIn, arg_name="body")
 @bp.output(schemas.BatchCheckOut)
 def check_batch(body: dict[str, Any]) -> Response:
@@ -53,7 +52,7 @@ def check_batch(body: dict[str, Any]) -> Response:
         who.tenant_id, body["items"], body["purpose"], body["recipient"], who.key_id
     )
     metrics().decided(decided)
-    allowed = sum(d.decision == "allow" for d in decided)
+    allowed = sum(d.decision == Verdict.ALLOW for d in decided)
     return jsonify(
         {
             "log_index": decided[0].log_index,

@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,8 +16,10 @@ import click
 
 from api.container import Container, build
 from api.settings import ConfigError, Settings
+from ledger.access.apikeys import ROLES
 from ledger.db import make_engine, schema_is_current
-from ledger.errors import CustodyError
+from ledger.errors import CustodyError, NotFound
+from ledger.log.keys import PURPOSES as KEY_PURPOSES
 from ledger.log.verification import verify_database
 from redaction.fill import FILLS
 from redaction.redactor import MODES
@@ -26,10 +29,16 @@ from verify.log import LogReport, VerificationError
 
 
 class Lazy:
-    """Builds the container on first use, so `--help` needs no database."""
+    """Builds the container on first use, so `--help` needs no database and creates nothing:
+    no data folder, no database, no keys. Closed with the command's context (see `main`)."""
 
     def __init__(self) -> None:
         self._container: Container | None = None
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
 
     def get(self, migrate: bool = True) -> Container:
         """The container; `migrate=False` for a scale-out role, which refuses to start on a
@@ -60,8 +69,31 @@ def _require_current_schema(settings: Settings) -> None:
 pass_lazy = click.make_pass_decorator(Lazy, ensure=True)
 
 
+def _lazy() -> Lazy:
+    """The running command's Lazy, for commands that need the container only sometimes."""
+    return click.get_current_context().ensure_object(Lazy)
+
+
+def no_such_tenant(tenant_id: str) -> click.ClickException:
+    """The one answer to a tenant id that does not exist, whichever command was given it."""
+    return click.ClickException(f"no such tenant: {tenant_id} (`custody tenants list` shows them)")
+
+
+def _known_tenant(container: Container, tenant_id: str) -> None:
+    """Exit 1 with `no_such_tenant` unless `tenant_id` names a tenant: every command taking
+    --tenant checks it first, so that all of them say the same."""
+    if not container.tenants.exists(tenant_id):
+        raise no_such_tenant(tenant_id)
+
+
 def _emit(as_json: bool, payload: dict[str, Any], lines: list[str]) -> None:
     click.echo(json.dumps(payload) if as_json else "\n".join(lines))
+
+
+def tenant_option(
+    required: bool = True, help: str = "the tenant's id (ten_...)"
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--tenant", required=required, metavar="TENANT", help=help)
 
 
 KEYS_OPTION = click.option(
@@ -73,8 +105,13 @@ KEYS_OPTION = click.option(
 
 
 @click.group()
-def main() -> None:
+@click.version_option(package_name="custody", prog_name="custody")
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Custody: consent, provenance and compliance ledger."""
+    # Run only when a command is (never for --help): the container a command builds is
+    # closed when it is done, whether it succeeds, fails or exits.
+    ctx.call_on_close(ctx.ensure_object(Lazy).close)
 
 
 @main.command()
@@ -219,7 +256,7 @@ def tenants() -> None:
     "--role",
     default="admin",
     show_default=True,
-    type=click.Choice(["platform", "auditor", "admin"]),
+    type=click.Choice(ROLES),
 )
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @pass_lazy
@@ -242,12 +279,22 @@ def tenants_create(lazy: Lazy, name: str, role: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_lazy
 def tenants_list(lazy: Lazy, as_json: bool) -> None:
+    """Every tenant: its id, its log, the log's size in entries, when it was created."""
     rows = lazy.get().tenants.list()
     payload = [{"tenant": t.id, "log": log.id, "name": t.name, "size": log.size} for t, log in rows]
+    table = [("TENANT", "LOG", "ENTRIES", "CREATED", "NAME")] + [
+        (t.id, log.id, str(log.size), t.created_at.isoformat(timespec="seconds"), t.name)
+        for t, log in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
     _emit(
         as_json,
         {"tenants": payload},
-        [f"{p['tenant']}  {p['log']}  {p['size']:>8}  {p['name']}" for p in payload],
+        [
+            f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  "
+            f"{row[3]:<{widths[3]}}  {row[4]}"
+            for row in table
+        ],
     )
 
 
@@ -257,12 +304,14 @@ def apikeys() -> None:
 
 
 @apikeys.command("create")
-@click.option("--tenant", required=True)
-@click.option("--role", required=True, type=click.Choice(["platform", "auditor", "admin"]))
+@tenant_option()
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--json", "as_json", is_flag=True)
 @pass_lazy
 def apikeys_create(lazy: Lazy, tenant: str, role: str, as_json: bool) -> None:
-    issued = _domain(lambda: lazy.get().apikeys.create(tenant, role))
+    container = lazy.get()
+    _known_tenant(container, tenant)
+    issued = _domain(lambda: container.apikeys.create(tenant, role))
     _emit(
         as_json,
         {
@@ -284,11 +333,13 @@ def apikeys_revoke(lazy: Lazy, key_id: str) -> None:
 
 
 @apikeys.command("list")
-@click.option("--tenant", required=True)
+@tenant_option()
 @click.option("--json", "as_json", is_flag=True)
 @pass_lazy
 def apikeys_list(lazy: Lazy, tenant: str, as_json: bool) -> None:
-    keys = _domain(lambda: lazy.get().apikeys.list(tenant))
+    container = lazy.get()
+    _known_tenant(container, tenant)
+    keys = _domain(lambda: container.apikeys.list(tenant))
     payload = [{"id": k.id, "role": k.role, "revoked": k.revoked_at is not None} for k in keys]
     _emit(
         as_json,
@@ -303,9 +354,7 @@ def keys() -> None:
 
 
 @keys.command("rotate")
-@click.option(
-    "--purpose", default="log", show_default=True, type=click.Choice(["log", "statement"])
-)
+@click.option("--purpose", default="log", show_default=True, type=click.Choice(KEY_PURPOSES))
 @pass_lazy
 def keys_rotate(lazy: Lazy, purpose: str) -> None:
     """Replace the active key; the old one stays published (and, for log keys, co-signs
@@ -383,7 +432,7 @@ def retention_sweep(lazy: Lazy, as_json: bool) -> None:
 
 
 @retention.command("status")
-@click.option("--tenant", help="only this tenant")
+@tenant_option(required=False, help="only this tenant")
 @click.option("--json", "as_json", is_flag=True)
 @pass_lazy
 def retention_status_command(lazy: Lazy, tenant: str | None, as_json: bool) -> None:
@@ -391,6 +440,8 @@ def retention_status_command(lazy: Lazy, tenant: str | None, as_json: bool) -> N
     from retention.status import retention_status
 
     container = lazy.get()
+    if tenant is not None:
+        _known_tenant(container, tenant)
     with container.db.session() as session:
         report = retention_status(session, container.clock.now(), tenant)
     payload = {**asdict(report), "now": report.now.isoformat(), "healthy": report.healthy}
@@ -504,7 +555,7 @@ def _key_document(keys_file: Path | None) -> dict[str, Any]:
     if keys_file is not None:
         document: dict[str, Any] = json.loads(keys_file.read_text())
         return document
-    container = Lazy().get()
+    container = _lazy().get()
     with container.db.session() as session:
         return {"keys": container.keys.published(session)}
 
@@ -522,7 +573,7 @@ def checkpoint(lazy: Lazy) -> None:
 @click.argument(
     "bundle", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--tenant", help="only this tenant's log (live database)")
+@tenant_option(required=False, help="only this tenant's log (live database)")
 @click.option(
     "--keys",
     "keys_file",
@@ -553,10 +604,12 @@ def verify(
             document = json.loads(keys_file.read_text()) if keys_file else None
             reports = [verify_bundle(bundle, document, trusted_notes)]
         else:
-            container = Lazy().get()
+            container = _lazy().get()
+            if tenant is not None:
+                _known_tenant(container, tenant)
             reports = verify_database(container.db, tenant)
-            if tenant and not reports:
-                raise click.ClickException(f"no tenant {tenant}")
+            if tenant is not None and not reports:
+                raise no_such_tenant(tenant)
     except VerificationError as exc:
         raise click.ClickException(str(exc)) from exc
     _report(reports, as_json)
@@ -592,6 +645,10 @@ def _report(reports: list[LogReport], as_json: bool) -> None:
 def _domain(call: Any) -> Any:
     try:
         return call()
+    except NotFound as exc:
+        if exc.kind == "tenant":
+            raise no_such_tenant(exc.ident or "?") from exc
+        raise click.ClickException(str(exc)) from exc
     except CustodyError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -622,13 +679,14 @@ def _issued(issued: Any, out: Path) -> None:
 
 
 @reports.command("worker")
-@click.option("--tenant", required=True)
+@tenant_option()
 @click.option("--worker", required=True, help="pseudonym (wkr_...) or the platform's reference")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @pass_lazy
 def worker_report(lazy: Lazy, tenant: str, worker: str, out: Path) -> None:
     """The worker's report: what they agreed to and what was done with their recordings."""
     container = lazy.get()
+    _known_tenant(container, tenant)
     _issued(_domain(lambda: container.worker_report.write(tenant, worker, out, None)), out)
 
 
@@ -636,7 +694,7 @@ def _period_command(group: click.Group, name: str, writer: str, doc: str) -> Non
     """A command writing a tenant's report for a period with the container's `writer`."""
 
     @group.command(name, help=doc)
-    @click.option("--tenant", required=True)
+    @tenant_option()
     @click.option("--from", "since", callback=moment, help="start (default: the start)")
     @click.option("--to", "until", callback=moment, help="end, exclusive (default: now)")
     @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -644,7 +702,9 @@ def _period_command(group: click.Group, name: str, writer: str, doc: str) -> Non
     def command(
         lazy: Lazy, tenant: str, since: datetime | None, until: datetime | None, out: Path
     ) -> None:
-        write = getattr(lazy.get(), writer).write
+        container = lazy.get()
+        _known_tenant(container, tenant)
+        write = getattr(container, writer).write
         _issued(_domain(lambda: write(tenant, out, since=since, until=until, by=None)), out)
 
 

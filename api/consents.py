@@ -7,21 +7,13 @@ from typing import Any
 from apiflask import APIBlueprint
 
 from api import schemas
-from api.auth import WORKER_TOO, auth, principal, visible
+from api.auth import WORKER_TOO, WRITERS, WRITERS_AND_WORKER, auth, principal, visible
 from api.deps import container, session
 from ledger.clock import format_ts
-from ledger.consent.consents import Actor, ConsentRequest
+from ledger.consent.consents import Actor, ActorKind, ConsentRequest, purposes_in_force
 from ledger.models import Consent, ConsentEvent
 
 bp = APIBlueprint("consents", __name__, url_prefix="/v1/consents", tag="Consents")
-WRITERS = ["platform", "admin"]
-
-
-def in_force(consent: Consent) -> list[str]:
-    """The purposes of an active consent not withdrawn."""
-    if consent.status != "active":
-        return []
-    return [p for p in consent.terms["purposes"] if p not in consent.withdrawn_purposes]
 
 
 def render(consent: Consent, events: list[ConsentEvent]) -> dict[str, Any]:
@@ -29,7 +21,7 @@ def render(consent: Consent, events: list[ConsentEvent]) -> dict[str, Any]:
         "id": consent.id,
         "worker": consent.worker_id,
         "status": consent.status,
-        "purposes_in_force": in_force(consent),
+        "purposes_in_force": purposes_in_force(consent),
         "withdrawn_purposes": consent.withdrawn_purposes,
         "given_at": format_ts(consent.given_at),
         "log_index": consent.log_index,
@@ -69,14 +61,18 @@ def show(consent_id: str) -> dict[str, Any]:
 
 
 @bp.post("/<consent_id>/withdraw")
-@bp.auth_required(auth, roles=[*WRITERS, "worker"])
+@bp.auth_required(auth, roles=WRITERS_AND_WORKER)
 @bp.input(schemas.WithdrawIn, arg_name="body")
 @bp.output(schemas.WithdrawalOut)
 def withdraw(consent_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Withdraw some purposes, or all when `purposes` is omitted. Effective at once. A
     worker token withdraws its own worker's consents."""
     who = principal()
-    actor = Actor("worker", who.worker_id) if who.worker_id else Actor("platform", who.key_id)
+    actor = (
+        Actor(ActorKind.WORKER, who.worker_id)
+        if who.worker_id
+        else Actor(ActorKind.PLATFORM, who.key_id)
+    )
     withdrawal = container().consents.withdraw(
         who.tenant_id, consent_id, body.get("purposes"), actor
     )
@@ -86,7 +82,7 @@ def withdraw(consent_id: str, body: dict[str, Any]) -> dict[str, Any]:
         "consent": consent_id,
         "purposes": event.purposes,
         "status": consent.status,
-        "purposes_in_force": in_force(consent),
+        "purposes_in_force": purposes_in_force(consent),
         "log_index": event.log_index,
         "receipt": event.receipt,
     }

@@ -11,18 +11,27 @@ from flask import Response, url_for
 from sqlalchemy.orm import Session
 
 from api import schemas
-from api.auth import ANY_ROLE, WORKER_TOO, auth, principal, visible, worker_in_path
+from api.auth import (
+    ANY_ROLE,
+    WORKER_TOO,
+    WRITERS,
+    WRITERS_AND_WORKER,
+    auth,
+    principal,
+    visible,
+    worker_in_path,
+)
 from api.cursors import Cursor
 from api.deps import container, session
 from api.openapi import answers, error_answer, file_answer
 from ledger.clock import format_ts
 from ledger.errors import Conflict, InvalidRequest
+from retention.erasure import ErasureStatus
 from retention.models import Erasure, ErasureRequest
-from retention.requests import RequestIn
+from retention.requests import RequestIn, RequestScope, RequestStatus
 from retention.status import retention_status
 
 bp = APIBlueprint("erasures", __name__, tag="Retention")
-WRITERS = ["platform", "admin"]
 REQUESTS = Cursor("erasure-requests", datetime, str)
 
 
@@ -42,7 +51,7 @@ def render_erasure(db: Session, erasure: Erasure) -> dict[str, Any]:
         "items": [{"id": i, "kind": k, "sha256": h.hex()} for i, k, h in items],
         "planned_at": format_ts(erasure.planned_at),
         "deadline": format_ts(erasure.deadline),
-        "overdue": erasure.status == "pending" and erasure.deadline < now,
+        "overdue": erasure.status == ErasureStatus.PENDING and erasure.deadline < now,
         "attempts": erasure.attempts,
         "last_error": erasure.last_error,
         "erased_at": _ts(erasure.erased_at),
@@ -67,11 +76,12 @@ def render_request(db: Session, request: ErasureRequest) -> dict[str, Any]:
         "status": request.status,
         "worker": request.worker_id,
         "scope": request.scope,
-        "consent": request.target if request.scope == "consent" else None,
-        "item": request.target if request.scope == "item" else None,
+        "consent": request.target if request.scope == RequestScope.CONSENT else None,
+        "item": request.target if request.scope == RequestScope.ITEM else None,
         "received_at": format_ts(request.received_at),
         "deadline": format_ts(request.deadline),
-        "overdue": request.status != "completed" and request.deadline < container().clock.now(),
+        "overdue": request.status != RequestStatus.COMPLETED
+        and request.deadline < container().clock.now(),
         "completed_at": _ts(request.completed_at),
         "log_index": request.log_index,
         "erasures": [
@@ -81,7 +91,7 @@ def render_request(db: Session, request: ErasureRequest) -> dict[str, Any]:
 
 
 @bp.post("/v1/erasure-requests")
-@bp.auth_required(auth, roles=[*WRITERS, "worker"])
+@bp.auth_required(auth, roles=WRITERS_AND_WORKER)
 @bp.input(schemas.ErasureRequestIn, arg_name="body")
 @bp.output(schemas.ErasureRequestOut, status_code=202)
 def create_request(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from api.throttle import TooManyAttempts
-from ledger.access.links import LinkRefused
+from ledger.access.links import LinkRefused, Refusal
 from ledger.errors import (
     Conflict,
     CustodyError,
@@ -103,9 +103,9 @@ DETAILS = {
 
 
 LINK_PROBLEMS = {
-    "invalid": (403, "This access link is not valid. Ask the platform for a new one."),
-    "expired": (410, "This access link has expired. Ask the platform for a new one."),
-    "used": (410, "This access link was already used; each works once. Ask for a new one."),
+    Refusal.INVALID: (403, "This access link is not valid. Ask the platform for a new one."),
+    Refusal.EXPIRED: (410, "This access link has expired. Ask the platform for a new one."),
+    Refusal.USED: (410, "This access link was already used; each works once. Ask for a new one."),
 }
 
 

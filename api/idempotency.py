@@ -5,14 +5,23 @@ key with a different request is a 422; while the first is still running, a 409."
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from apiflask import APIFlask
-from flask import Response, g, request
+from flask import Response, g, has_request_context, request
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from api.deps import container
 from api.errors import problem
-from ledger.idempotency import CLAIM, Answer, KeyReused, StillRunning, fingerprint, scope_of
+from ledger.idempotency import (
+    Answer,
+    KeyReused,
+    StillRunning,
+    fingerprint,
+    mark_effected,
+    scope_of,
+)
+from ledger.log.appender import Appender, LogWriter
 
 log = logging.getLogger("custody.api")
 
@@ -28,7 +37,18 @@ def _credential() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def install(app: APIFlask) -> None:
+def effect_of_claim() -> Callable[[LogWriter], None] | None:
+    """The appender's unit hook: every log transaction of a call that holds a claim also
+    marks the claim effected, or rolls back if a retry took the claim over."""
+    claim_id = g.get("idempotency_claim") if has_request_context() else None
+    if claim_id is None:
+        return None
+    return lambda writer: mark_effected(writer.session, claim_id)
+
+
+def install(app: APIFlask, appender: Appender) -> None:
+    appender.unit_hook = effect_of_claim
+
     @app.before_request
     def _claim() -> Response | None:
         key = request.headers.get(HEADER)
@@ -61,13 +81,8 @@ def install(app: APIFlask) -> None:
             replay = Response(first.body, first.status, headers=first.headers)
             replay.headers["Idempotent-Replayed"] = "true"
             return replay
-        g.idempotency_claim = claim_id
-        CLAIM.set(claim_id)  # log transactions of the call mark the claim as taken effect
+        g.idempotency_claim = claim_id  # the call's log transactions mark it effected
         return None
-
-    @app.teardown_request
-    def _forget(_error: BaseException | None) -> None:
-        CLAIM.set(None)
 
     @app.after_request
     def _answer(response: Response) -> Response:

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from apiflask import APIBlueprint
 from flask import Response, request
 
 from api import schemas
-from api.auth import ANY_ROLE, auth, principal
+from api.auth import ANY_ROLE, WRITERS, auth, principal
 from api.deps import container, session
 from api.errors import problem
 from api.openapi import answers, error_answer, file_answer, json_answer
 from ledger.clock import format_ts
-from ledger.items.items import Activity, ClipRequest, DerivationRequest, Registered
+from ledger.items.items import (
+    Activity,
+    ClipRequest,
+    DerivationRequest,
+    Registered,
+    StoredContent,
+)
 from ledger.models import Item
 
 bp = APIBlueprint("items", __name__, tag="Provenance")
-WRITERS = ["platform", "admin"]
 ERASED = "The clip was erased: its content is gone."
 SAME_CONTENT = answers(
     {200: json_answer("ItemOut", "This content was registered before: that item, unchanged.")}
@@ -97,34 +101,26 @@ def put_content(item_id: str) -> dict[str, Any]:
     ),
 )
 def get_content(item_id: str, query: dict[str, Any]) -> Response:
-    tenant = principal().tenant_id
-    items = container().items
-    clip = items.stored_clip(session(), tenant, item_id)  # 404 / 410 come before any check
-    return release(clip, query, lambda: items.read_content(session(), clip))
+    # 404 / 410 come before any check.
+    return send(container().items.clip_content(session(), principal().tenant_id, item_id), query)
 
 
-def release(item: Item, query: dict[str, Any], read: Callable[[], Iterator[bytes]]) -> Response:
-    """An item's bytes, to a caller whose use check (logged) allows the purpose and
-    recipient asked; 403 with the reasons otherwise."""
-    decision = container().checks.check(
-        item.tenant_id, item.id, query["purpose"], query["recipient"], principal().key_id
+def send(stored: StoredContent, query: dict[str, Any]) -> Response:
+    """Stored bytes, to a caller whose use check (logged) allows the purpose and recipient
+    asked; 403 with the reasons otherwise."""
+    released = container().checks.release(
+        stored, query["purpose"], query["recipient"], principal().key_id
     )
-    if decision.decision != "allow":
+    item, decision = released.item, released.decision
+    if released.content is None:
         return problem(
             403,
             f"This use is denied: {', '.join(decision.reasons)} (log index {decision.log_index}).",
             errors=[{"field": "purpose", "message": r} for r in decision.reasons],
         )
-    chunks = read()
-    first = next(chunks, b"")  # a damaged object fails here, before any byte is sent
-
-    def body() -> Any:
-        yield first
-        yield from chunks
-
     assert item.sha256 is not None
     return Response(
-        body(),
+        released.content,
         mimetype="application/octet-stream",
         headers={
             "Content-Length": str(item.content_size),

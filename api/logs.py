@@ -9,7 +9,7 @@ from apiflask import APIBlueprint
 from flask import Response
 
 from api import schemas
-from api.auth import ANY_ROLE, auth, principal
+from api.auth import ANY_ROLE, AUDITORS, auth, principal
 from api.deps import container, session
 from ledger.log.reader import LogReader
 from ledger.log.verification import verify_database
@@ -125,7 +125,7 @@ def consistency(log: str, query: dict[str, int]) -> dict[str, Any]:
 
 
 @bp.get("/<log>/verification")
-@bp.auth_required(auth, roles=["auditor", "admin"])
+@bp.auth_required(auth, roles=AUDITORS)
 @bp.output(schemas.VerificationOut)
 def verification(log: str) -> dict[str, Any]:
     """Run a full verification of this log now: every entry re-hashed, the chain, every

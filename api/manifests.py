@@ -8,7 +8,7 @@ from typing import Any
 from apiflask import APIBlueprint
 
 from api import schemas
-from api.auth import ANY_ROLE, auth, principal
+from api.auth import ANY_ROLE, WRITERS, auth, principal
 from api.cursors import Cursor, PageQuery
 from api.deps import container, session
 from api.metrics import metrics
@@ -18,7 +18,6 @@ from retention.manifests import status as manifest_status
 from verify.jws import own_claims
 
 bp = APIBlueprint("manifests", __name__, url_prefix="/v1/manifests", tag="Manifests")
-CALLERS = ["platform", "admin"]
 CURSOR = Cursor("manifests", datetime, str)
 
 
@@ -56,7 +55,7 @@ def _checkpoint(token: str | None) -> dict[str, Any] | None:
 
 
 @bp.post("")
-@bp.auth_required(auth, roles=CALLERS)
+@bp.auth_required(auth, roles=WRITERS)
 @bp.input(schemas.ManifestIn, arg_name="body")
 @bp.output(schemas.ManifestOut, status_code=201)
 def issue(body: dict[str, Any]) -> dict[str, Any]:

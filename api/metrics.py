@@ -33,9 +33,12 @@ from api.errors import problem
 from ledger.db import schema_is_current
 from ledger.items.decisions import Decision
 from ledger.models import Log
+from redaction.jobs import RedactionStatus
 from redaction.models import Redaction
+from retention.erasure import ErasureStatus
 from retention.models import Erasure, WebhookDelivery
 from retention.status import retention_status
+from retention.webhooks import DeliveryStatus
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -53,11 +56,15 @@ class StateCollector(Collector):
             status = retention_status(session, now)
             queues = {
                 "redaction": session.scalar(
-                    select(func.count()).where(Redaction.status.in_(("queued", "running")))
+                    select(func.count()).where(
+                        Redaction.status.in_((RedactionStatus.QUEUED, RedactionStatus.RUNNING))
+                    )
                 ),
-                "erasure": session.scalar(select(func.count()).where(Erasure.status == "pending")),
+                "erasure": session.scalar(
+                    select(func.count()).where(Erasure.status == ErasureStatus.PENDING)
+                ),
                 "webhook": session.scalar(
-                    select(func.count()).where(WebhookDelivery.status == "pending")
+                    select(func.count()).where(WebhookDelivery.status == DeliveryStatus.PENDING)
                 ),
             }
         yield GaugeMetricFamily("custody_logs", "Tenant logs", value=len(logs))
@@ -115,8 +122,9 @@ class Metrics:
             self.exposed.register(StateCollector(container))
 
     def decided(self, decisions: Iterable[Decision]) -> None:
+        none = ("none",)  # the reason label of an allowed use
         counted = collections.Counter(
-            (d.decision, reason) for d in decisions for reason in (d.reasons or ["none"])
+            (d.decision, reason) for d in decisions for reason in (d.reasons or none)
         )
         for (decision, reason), n in counted.items():
             self.decisions.labels(decision, reason).inc(n)

@@ -8,7 +8,7 @@ from typing import Any
 from apiflask import APIBlueprint
 
 from api import schemas
-from api.auth import ANY_ROLE, auth, principal
+from api.auth import ANY_ROLE, WRITERS, auth, principal
 from api.cursors import Cursor, PageQuery
 from api.deps import container, session
 from ledger.clock import format_ts
@@ -29,7 +29,7 @@ def _render(policy: Policy) -> dict[str, Any]:
 
 
 @bp.post("")
-@bp.auth_required(auth, roles=["platform", "admin"])
+@bp.auth_required(auth, roles=WRITERS)
 @bp.input(schemas.PolicyIn, arg_name="body")
 @bp.output(schemas.PolicyOut, status_code=201)
 def publish(body: dict[str, Any]) -> dict[str, Any]:

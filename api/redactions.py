@@ -9,9 +9,9 @@ from apiflask import APIBlueprint
 from flask import Response, url_for
 
 from api import schemas
-from api.auth import ANY_ROLE, auth, principal
+from api.auth import ANY_ROLE, WRITERS, auth, principal
 from api.deps import container, session
-from api.items import ERASED, WRITERS, release
+from api.items import ERASED, send
 from api.openapi import answers, error_answer, file_answer, json_answer
 from ledger.clock import format_ts
 from redaction.models import Redaction
@@ -105,6 +105,5 @@ def audit(redaction_id: str) -> Response:
     ),
 )
 def content(redaction_id: str, query: dict[str, Any]) -> Response:
-    redactions = container().redactions
-    item = redactions.output(session(), principal().tenant_id, redaction_id)
-    return release(item, query, lambda: redactions.content(session(), item))
+    stored = container().redactions.output_content(session(), principal().tenant_id, redaction_id)
+    return send(stored, query)

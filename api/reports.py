@@ -13,14 +13,13 @@ from apiflask import APIBlueprint
 from flask import Response
 
 from api import schemas
-from api.auth import WORKER_TOO, auth, principal, visible, worker_in_path
+from api.auth import AUDITORS, WORKER_TOO, auth, principal, visible, worker_in_path
 from api.deps import container, session
 from ledger.clock import format_ts
 from ledger.errors import NotFound
 from reports.issued import Issued
 
 bp = APIBlueprint("reports", __name__, tag="Reports")
-AUDITORS = ["auditor", "admin"]
 
 
 def _file(mimetype: str, description: str) -> dict[int | str, Any]:

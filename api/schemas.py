@@ -9,20 +9,22 @@ from marshmallow import RAISE
 
 from api.cursors import Paged, PageQuery
 from api.portal.i18n import LANGUAGES
+from ledger.access.apikeys import ROLES
 from ledger.consent.vocabulary import (
     ACTIVITY_TYPES,
     COLLECTION_METHODS,
     DATA_CATEGORIES,
-    DERIVED_KINDS,
     LOCATION_GRANULARITIES,
+    PLATFORM,
     PURPOSES,
     RECIPIENT_KINDS,
 )
 from ledger.items.decisions import MAX_BATCH
+from ledger.items.items import DERIVED_KINDS
 from ledger.items.manifests import MAX_NAME as MAX_MANIFEST_NAME
 from redaction.fill import FILLS
 from redaction.redactor import MODES
-from retention.requests import SCOPES
+from retention.requests import SCOPES, STATUS_FILTERS
 
 B64 = {"format": "byte", "description": "base64 (RFC 4648, standard alphabet, padded)"}
 MAX_INDEX = 2**63 - 1  # log indexes and sizes are 64-bit in the database
@@ -117,7 +119,7 @@ class CheckpointsOut(Schema):
 
 
 class ApiKeyIn(Strict):
-    role = String(required=True, validate=OneOf(["platform", "auditor", "admin"]))
+    role = String(required=True, validate=OneOf(ROLES))
 
 
 class ApiKeyOut(Schema):
@@ -314,7 +316,7 @@ class CheckIn(Strict):
     )
     purpose = String(required=True, validate=OneOf(PURPOSES))
     recipient = String(
-        load_default="platform",
+        load_default=PLATFORM,
         validate=Length(1, 64),
         metadata={"description": "`platform`, or the slug of a named third party"},
     )
@@ -323,7 +325,7 @@ class CheckIn(Strict):
 class BatchCheckIn(Strict):
     items = List(String(validate=Length(1, 80)), required=True, validate=Length(1, MAX_BATCH))
     purpose = String(required=True, validate=OneOf(PURPOSES))
-    recipient = String(load_default="platform", validate=Length(1, 64))
+    recipient = String(load_default=PLATFORM, validate=Length(1, 64))
 
 
 class CheckOut(Schema):
@@ -380,7 +382,7 @@ class PolicyList(Paged):
 
 class ContentQuery(Strict):
     purpose = String(required=True, validate=OneOf(PURPOSES))
-    recipient = String(load_default="platform", validate=Length(1, 64))
+    recipient = String(load_default=PLATFORM, validate=Length(1, 64))
 
 
 class ErasureRequestIn(Strict):
@@ -492,7 +494,7 @@ class ErasureRequestOut(Schema):
 
 
 class ErasureRequestsQuery(PageQuery):
-    status = String(load_default=None, validate=OneOf(["in_progress", "completed", "overdue"]))
+    status = String(load_default=None, validate=OneOf(STATUS_FILTERS))
 
 
 class ErasureRequestList(Paged):
@@ -581,7 +583,7 @@ class ManifestIn(Strict):
         metadata={"description": "item ids (clp_..., itm_...) or 64-hex SHA-256 content hashes"},
     )
     purpose = String(required=True, validate=OneOf(PURPOSES))
-    recipient = String(load_default="platform", validate=Length(1, 64))
+    recipient = String(load_default=PLATFORM, validate=Length(1, 64))
     name = String(
         load_default=None,
         validate=Length(1, MAX_MANIFEST_NAME),

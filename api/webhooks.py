@@ -8,14 +8,13 @@ from typing import Any
 from apiflask import APIBlueprint
 
 from api import schemas
-from api.auth import ANY_ROLE, auth, principal
+from api.auth import ANY_ROLE, WRITERS, auth, principal
 from api.cursors import Cursor, PageQuery
 from api.deps import container, session
 from ledger.clock import format_ts
 from retention.models import WebhookEndpoint
 
 bp = APIBlueprint("webhooks", __name__, url_prefix="/v1/webhook-endpoints", tag="Retention")
-WRITERS = ["platform", "admin"]
 CURSOR = Cursor("webhook-endpoints", datetime, str)
 
 

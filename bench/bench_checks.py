@@ -45,6 +45,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 
 from api.container import build  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from bench.percentiles import percentile  # noqa: E402
 from ledger.consent.consents import ConsentRequest  # noqa: E402
 from ledger.items.items import Activity, ClipRequest, DerivationRequest  # noqa: E402
 
@@ -93,11 +94,6 @@ def wait_for(port: int, path: str) -> None:
         except OSError:
             time.sleep(0.1)
     raise SystemExit(f"server on port {port} did not start")
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
 
 
 class Load:
@@ -269,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"Use checks over HTTP ({figures['database']}; {figures['machine']})")
         print(f"  waitress threads {args.threads}; ratios are figure / do-nothing")
         for label, clients in (
-            ("single checks, %d clients" % args.clients, args.clients),
+            (f"single checks, {args.clients} clients", args.clients),
             ("single checks, 1 client", 1),
         ):
             peer = noop.run(singles, clients, args.seconds)

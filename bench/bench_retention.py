@@ -42,7 +42,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 from api.container import Container, build  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from bench.bench_log import Scratch, durability  # noqa: E402
-from ledger.clock import format_ts  # noqa: E402
+from ledger.clock import SystemClock, format_ts  # noqa: E402
 from ledger.consent.consents import ConsentRequest  # noqa: E402
 from ledger.ids import new_id  # noqa: E402
 from ledger.items.items import commitment, object_name  # noqa: E402
@@ -55,7 +55,7 @@ CHUNK = 2000  # clips registered per log transaction in the setup
 OBJECT_BYTES = 4096
 
 
-class RunningClock:
+class RunningClock(SystemClock):  # sleeps for real
     """Starts at START and runs at real speed; `skip` jumps ahead (past the retention term)."""
 
     def __init__(self) -> None:

@@ -12,10 +12,10 @@ import io
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 CHUNK = 1 << 16
-Content = Union[bytes, bytearray, memoryview, str, os.PathLike[str], BinaryIO, Iterable[bytes]]
+Content = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO | Iterable[bytes]
 
 
 class Body:

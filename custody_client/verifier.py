@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from custody_client.downloads import Download
 from custody_client.errors import RollbackError, VerificationError
 from custody_client.logs import Logs
 from custody_client.memory import CheckpointMemory, VerifiedCheckpoint
@@ -31,6 +32,7 @@ from verify.log import keys_from_document
 from verify.manifests import ManifestError, verify_manifest
 from verify.merkle import ProofError, leaf_hash, verify_consistency, verify_inclusion
 from verify.note import NoteError, parse_checkpoint, verify_note
+from verify.reports import ReportError, matches_entry
 
 
 @dataclass(frozen=True)
@@ -313,6 +315,18 @@ class Verifier:
         if on_log:
             self.observe(claims["entry"]["log"], claims["checkpoint"]["note"])
         return claims
+
+    def report(self, download: Download, *, wait: float = 0.0) -> dict[str, Any]:
+        """A report or export as downloaded: its `report.issued` entry is proven in a verified
+        checkpoint (see `entry`) and records the SHA-256 of exactly the bytes received.
+        Returns the entry's data."""
+        if download.log_index is None:
+            raise VerificationError("this download names no log entry (Custody-Log-Index)")
+        proven = self.entry(download.log_index, wait=wait)
+        try:
+            return matches_entry(download.sha256, proven.data)
+        except ReportError as exc:
+            raise VerificationError(f"the report does not verify: {exc}") from exc
 
     def _log(self, log: str | None) -> str:
         chosen = log or self._logs.default_log

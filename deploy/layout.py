@@ -5,8 +5,8 @@
 
 starts it all, prints the address, writes the environment the processes share to DIR/env
 (`set -a; . DIR/env` before `custody` commands against the same database; it holds the
-vault's master key, so it is readable by its owner only), and keeps it up until Ctrl-C. A supervisor restarts
-any role that exits, as systemd's Restart=always would; gunicorn restarts its own workers.
+vault's master key, so it is readable by its owner only), and keeps it up until Ctrl-C. A
+supervisor restarts any role that exits, as systemd's Restart=always would; gunicorn restarts its own workers.
 
 PostgreSQL is either a fresh database on the server at 127.0.0.1:5432 (dropped on stop), or
 with `--own-postgres` a private cluster made with initdb on a free port, which the layout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -15,10 +16,19 @@ class Clock(Protocol):
         """The current time, timezone-aware UTC."""
         ...
 
+    def sleep(self, seconds: float) -> None:
+        """Wait until `seconds` of this clock's time have passed (a fake clock just moves
+        on), so that code waiting on a deadline of this clock never waits for real under a
+        fake one."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
 def _system_now() -> datetime:
@@ -54,6 +64,10 @@ class DatabaseClock:
                 self._measured_at = local
             return local + self._offset
 
+    def sleep(self, seconds: float) -> None:
+        # The database's clock runs at the host's pace; only the offset differs.
+        time.sleep(seconds)
+
     def _measure(self) -> timedelta:
         postgres = self.engine.dialect.name == "postgresql"
         query = (
@@ -86,6 +100,12 @@ class FakeClock:
         with self._lock:
             self._now += timedelta(seconds=seconds, **kwargs)
             return self._now
+
+    def sleep(self, seconds: float) -> None:
+        """Return at once, the clock `seconds` later: what waited has waited."""
+        if seconds < 0:  # as time.sleep
+            raise ValueError("sleep length must be non-negative")
+        self.advance(seconds)
 
 
 def format_ts(moment: datetime) -> str:

@@ -8,9 +8,9 @@ hold a secret shown once. A key reused for a different request is refused, as is
 first call is still running.
 
 Whether the call took effect is recorded with its effect: every log transaction the call
-commits also moves its claim from `running` to `effected` (ledger.log.appender reads the claim
-from `CLAIM`), and fails if the claim is gone. So a claim still `running` after `STALE`
-(its process died, or the database went away before the call could answer) provably changed
+commits also moves its claim from `running` to `effected` (`mark_effected`, which the HTTP
+layer hands the appender as its unit hook), and fails if the claim is gone. So a claim
+still `running` after `STALE` (its process died, or the database went away before the call could answer) provably changed
 nothing: a retry takes it over and runs afresh, and should the first call come back to
 commit after all, it finds its claim gone and rolls back. A claim `effected` without an
 answer (the process died in the instant between commit and answer) took effect: the key
@@ -23,9 +23,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -43,7 +43,18 @@ KEPT = timedelta(hours=24)
 # A claim that changed nothing for this long is taken over by a retry; liveness only: a
 # first call that still commits later is rolled back.
 STALE = timedelta(seconds=20)
-CLAIM: ContextVar[str | None] = ContextVar("custody_idempotency_claim", default=None)
+
+
+class ClaimState(StrEnum):
+    """A claim's progress: `running` (nothing committed yet), `effected` (the call's effect
+    committed, no answer stored yet), `done` (its answer stored, to replay)."""
+
+    RUNNING = "running"
+    EFFECTED = "effected"
+    DONE = "done"
+
+
+_UNANSWERED = (ClaimState.RUNNING, ClaimState.EFFECTED)
 
 
 class KeyReused(CustodyError):
@@ -114,7 +125,7 @@ class Idempotency:
                 )
             if row is not None and (
                 row.created_at <= now - KEPT
-                or (row.state == "running" and row.created_at <= now - STALE)
+                or (row.state == ClaimState.RUNNING and row.created_at <= now - STALE)
             ):
                 # Expired, or a first call that changed nothing and will not: start afresh.
                 # The state is checked again by the delete, which waits for a commit marking
@@ -133,19 +144,19 @@ class Idempotency:
                     scope=scope,
                     key=key,
                     fingerprint=fingerprint,
-                    state="running",
+                    state=ClaimState.RUNNING,
                     created_at=now,
                 )
                 session.add(claim)
                 session.flush()
                 return claim.id, None
-            if row.state == "effected" and row.created_at <= now - STALE:
+            if row.state == ClaimState.EFFECTED and row.created_at <= now - STALE:
                 raise StillRunning(
                     "the first request with this Idempotency-Key took effect but its answer "
                     "was lost: look for what it created rather than trying again",
                     int(KEPT.total_seconds()),
                 )
-            if row.state in ("running", "effected"):
+            if row.state in _UNANSWERED:
                 left = row.created_at + STALE - now
                 raise StillRunning(
                     "the first request with this Idempotency-Key is still running",
@@ -158,8 +169,8 @@ class Idempotency:
         """Store the answer of the call that holds the claim."""
         with self.db.write() as session, session.begin():
             row = session.get(IdempotencyKey, claim_id)
-            if row is not None and row.state in ("running", "effected"):
-                row.state, row.response = "done", self._seal(claim_id, answer)
+            if row is not None and row.state in _UNANSWERED:
+                row.state, row.response = ClaimState.DONE, self._seal(claim_id, answer)
 
     def release(self, claim_id: str) -> None:
         """The call failed or was refused: a retry may run afresh, unless the call took
@@ -167,7 +178,7 @@ class Idempotency:
         with self.db.write() as session, session.begin():
             session.execute(
                 delete(IdempotencyKey).where(
-                    IdempotencyKey.id == claim_id, IdempotencyKey.state == "running"
+                    IdempotencyKey.id == claim_id, IdempotencyKey.state == ClaimState.RUNNING
                 )
             )
 
@@ -197,8 +208,8 @@ def mark_effected(session: Session, claim_id: str) -> None:
     (TakenOver) if a retry took the claim over, which rolls the effect back."""
     done = session.execute(
         update(IdempotencyKey)
-        .where(IdempotencyKey.id == claim_id, IdempotencyKey.state.in_(("running", "effected")))
-        .values(state="effected")
+        .where(IdempotencyKey.id == claim_id, IdempotencyKey.state.in_(_UNANSWERED))
+        .values(state=ClaimState.EFFECTED)
     )
     if not getattr(done, "rowcount", 0):
         raise TakenOver(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ledger.access.apikeys import IssuedKey, check_role, issue_key
+from ledger.access.apikeys import IssuedKey, Role, check_role, issue_key
 from ledger.errors import InvalidRequest
 from ledger.ids import new_id
 from ledger.log.appender import Appender, LogWriter
@@ -26,7 +26,7 @@ class TenantService:
         self.appender = appender
         self.origin = origin
 
-    def create(self, name: str, role: str = "admin") -> CreatedTenant:
+    def create(self, name: str, role: str = Role.ADMIN) -> CreatedTenant:
         name = name.strip()
         if not 0 < len(name) <= 200:
             raise InvalidRequest("tenant name must be 1 to 200 characters", "name")
@@ -43,6 +43,10 @@ class TenantService:
             return CreatedTenant(tenant_id, log_id, origin, key)
 
         return self.appender.run([], work)
+
+    def exists(self, tenant_id: str) -> bool:
+        with self.appender.db.session() as session:
+            return session.get(Tenant, tenant_id) is not None
 
     def list(self) -> list[tuple[Tenant, Log]]:
         with self.appender.db.session() as session:

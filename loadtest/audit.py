@@ -46,19 +46,23 @@ from sqlalchemy.orm import Session
 
 from api.container import Container, build
 from api.settings import Settings
-from ledger.items.items import object_name
+from ledger.consent.consents import ConsentEventKind, ConsentStatus
+from ledger.items.decisions import Verdict
+from ledger.items.items import ItemKind, ItemStatus, object_name
 from ledger.log.reader import tenant_log_id
 from ledger.log.verification import verify_database
 from ledger.models import Consent, ConsentEvent, Item, ItemRoot, Tenant
 from loadtest.entries import LogContents, read_log
 from loadtest.records import ACKED, CHECKS, read
+from redaction.jobs import Failure, RedactionStatus
 from redaction.models import Redaction
-from retention.erasure import withdrawn_clips
+from retention.erasure import ErasureStatus, withdrawn_clips
 from retention.models import Erasure, ErasureItem
 
 PURPOSES = ("motion_imitation", "benchmarking")
 CLOCK_SLACK = 1.0  # seconds between the driver's clock and the database's, same host
 BATCH = 10_000  # the service's largest batch check
+_UNFINISHED = (RedactionStatus.QUEUED, RedactionStatus.RUNNING)
 
 
 @dataclass
@@ -104,22 +108,20 @@ def outstanding(container: Container) -> dict[str, Any]:
         due = session.scalar(
             select(func.count())
             .select_from(Item)
-            .where(Item.status == "active", Item.delete_after <= now)
+            .where(Item.status == ItemStatus.ACTIVE, Item.delete_after <= now)
         )
         erasing = session.scalar(
-            select(func.count()).select_from(Item).where(Item.status == "erasing")
+            select(func.count()).select_from(Item).where(Item.status == ItemStatus.ERASING)
         )
         pending = session.execute(
             select(func.count(), func.max(Erasure.next_attempt_at)).where(
-                Erasure.status == "pending"
+                Erasure.status == ErasureStatus.PENDING
             )
         ).one()
         tenants = list(session.scalars(select(Tenant.id)))
         withdrawn = sum(len(withdrawn_clips(session, t, 1000)) for t in tenants)
         redactions = session.scalar(
-            select(func.count())
-            .select_from(Redaction)
-            .where(Redaction.status.in_(("queued", "running")))
+            select(func.count()).select_from(Redaction).where(Redaction.status.in_(_UNFINISHED))
         )
     return {
         "now": now,
@@ -303,7 +305,9 @@ class _Run:
 
     def _erased_since(self, item_id: str) -> bool:
         with self.c.db.session() as session:
-            return session.scalar(select(Item.status).where(Item.id == item_id)) != "active"
+            return (
+                session.scalar(select(Item.status).where(Item.id == item_id)) != ItemStatus.ACTIVE
+            )
 
     def acknowledged_writes(self) -> None:
         with self.db.session() as session:
@@ -319,7 +323,11 @@ class _Run:
                     self._differs("consent", f"entry {record['log_index']}", fields, record["id"])
             for record in self.by_kind["clip"]:
                 item = session.get(Item, record["id"])
-                if item is None or item.tenant_id != self.tenant(record) or item.kind != "clip":
+                if (
+                    item is None
+                    or item.tenant_id != self.tenant(record)
+                    or item.kind != ItemKind.CLIP
+                ):
                     self.problems.add("clip not in the database", record["id"])
                     continue
                 if item.consent_id != record["consent"] or item.log_index != record["log_index"]:
@@ -350,7 +358,7 @@ class _Run:
                 if (
                     event is None
                     or event.consent_id != record["consent"]
-                    or event.kind != "withdrawn"
+                    or event.kind != ConsentEventKind.WITHDRAWN
                 ):
                     self.problems.add("withdrawal not in the database", record["id"])
                     continue
@@ -394,11 +402,13 @@ class _Run:
             requested = log.once.get(("redaction.requested", job.id), []) if log else []
             if requested != [record["log_index"]]:
                 self.problems.add("redaction not on the log", f"{job.id}: requested at {requested}")
-            if job.status in ("queued", "running"):
+            if job.status in _UNFINISHED:
                 finished[job.status] += 1
                 self.problems.add("redaction not finished", f"{job.id} is {job.status}")
                 continue
-            kind = "redaction.completed" if job.status == "done" else "redaction.failed"
+            kind = (
+                "redaction.completed" if job.status == RedactionStatus.DONE else "redaction.failed"
+            )
             ended = log.once.get((kind, job.id), []) if log else []
             if log is None or len(ended) != 1:
                 finished[job.status] += 1
@@ -406,9 +416,11 @@ class _Run:
                     "redaction not on the log", f"{job.id} is {job.status}, no {kind} entry"
                 )
                 continue
-            reason = log.entries[ended[0]].fields[1] if job.status == "failed" else None
+            reason = (
+                log.entries[ended[0]].fields[1] if job.status == RedactionStatus.FAILED else None
+            )
             finished[f"failed: {reason}" if reason else job.status] += 1
-            if reason is not None and reason != "source_gone":
+            if reason is not None and reason != Failure.SOURCE_GONE:
                 self.problems.add("redaction failed", f"{job.id} ({reason}): {job.error}")
         self.figures["redactions"] = dict(finished)
 
@@ -432,7 +444,7 @@ class _Run:
                     events = session.scalars(
                         select(ConsentEvent.id).where(
                             ConsentEvent.consent_id == record["consent"],
-                            ConsentEvent.kind == "withdrawn",
+                            ConsentEvent.kind == ConsentEventKind.WITHDRAWN,
                         )
                     )
                     done["withdrawal"] += any(e not in acked_withdrawals for e in events)
@@ -527,7 +539,7 @@ class _Run:
             for at, purposes, withdrawal in withdrawals.get(consent or "", ()):
                 if check["sent"] > at and check["purpose"] in purposes:
                     after_withdrawal += 1
-                    if check["decision"] != "deny":
+                    if check["decision"] != Verdict.DENY:
                         self.problems.add(
                             "withdrawal missing from a later check",
                             f"{check['item']} for {check['purpose']} allowed (entry "
@@ -537,7 +549,7 @@ class _Run:
             due = self.clip_due.get(check["item"])
             if due is not None and check["sent"] > _epoch(due) + CLOCK_SLACK:
                 after_expiry += 1
-                if check["decision"] != "deny":
+                if check["decision"] != Verdict.DENY:
                     self.problems.add(
                         "retention missing from a later check",
                         f"{check['item']} allowed (entry {check['log_index']}) "
@@ -566,7 +578,7 @@ class _Run:
                 decided = self._decide(http, label, tenant, part, purpose)
                 checked += len(part)
                 for item, decision in decided:
-                    if decision != "deny":
+                    if decision != Verdict.DENY:
                         self.problems.add(
                             "withdrawal missing from a fresh check",
                             f"{item} for {purpose} is allowed after the run",
@@ -630,7 +642,7 @@ class _Run:
             withdrawn_whole = set(
                 session.scalars(
                     select(Consent.id).where(
-                        Consent.tenant_id.in_(tenants), Consent.status == "withdrawn"
+                        Consent.tenant_id.in_(tenants), Consent.status == ConsentStatus.WITHDRAWN
                     )
                 )
             )
@@ -638,7 +650,7 @@ class _Run:
             for consent_id, at in session.execute(
                 select(ConsentEvent.consent_id, ConsentEvent.at).where(
                     ConsentEvent.consent_id.in_(withdrawn_whole),
-                    ConsentEvent.kind == "withdrawn",
+                    ConsentEvent.kind == ConsentEventKind.WITHDRAWN,
                 )
             ):
                 withdrawn_at[consent_id] = max(at, withdrawn_at.get(consent_id, at))
@@ -646,14 +658,14 @@ class _Run:
             for item_id, clip_id in session.execute(
                 select(ItemRoot.item_id, ItemRoot.clip_id)
                 .join(Item, Item.id == ItemRoot.item_id)
-                .where(Item.tenant_id.in_(tenants), Item.kind != "clip")
+                .where(Item.tenant_id.in_(tenants), Item.kind != ItemKind.CLIP)
             ):
                 roots[item_id].add(clip_id)
         # A clip whose consent was withdrawn whole is due; so is everything derived from it.
         withdrawn_clips_due = {
             row.id
             for row in rows
-            if row.kind == "clip"
+            if row.kind == ItemKind.CLIP
             and row.consent_id in withdrawn_whole
             and withdrawn_at.get(row.consent_id, due_by) <= due_by
         }
@@ -665,7 +677,7 @@ class _Run:
             marks = tombstones.get(row.id, [])
             if expired or withdrawn:
                 due_count += 1
-                if row.status != "erased":
+                if row.status != ItemStatus.ERASED:
                     why = "retention ended" if expired else "its consent was withdrawn"
                     self.problems.add(
                         "due deletion skipped",
@@ -673,13 +685,13 @@ class _Run:
                         f"{row.delete_after.isoformat() if row.delete_after else None}) is "
                         f"{row.status}",
                     )
-            if row.status == "erased":
+            if row.status == ItemStatus.ERASED:
                 erased_count += 1
                 if len(marks) != 1:
                     self.problems.add(
                         "erasure tombstones", f"{row.id} is erased, in {len(marks)} tombstones"
                     )
-                elif row.erasure_status != "done" or row.tombstone_index != marks[0]:
+                elif row.erasure_status != ErasureStatus.DONE or row.tombstone_index != marks[0]:
                     self.problems.add(
                         "erasure tombstones",
                         f"{row.id}: erasure {row.erasure_id} is {row.erasure_status} at "
@@ -689,14 +701,14 @@ class _Run:
                 self.problems.add(
                     "erasure tombstones", f"{row.id} is {row.status} but a tombstone names it"
                 )
-            bytes_erased = row.status == "erased" and bool(row.stored)
-            bytes_kept = row.status == "active" and row.content_size is not None
+            bytes_erased = row.status == ItemStatus.ERASED and bool(row.stored)
+            bytes_kept = row.status == ItemStatus.ACTIVE and row.content_size is not None
             if vault and (bytes_erased or bytes_kept):
                 vault_checked += 1
                 there = self.c.vault.backend.exists(object_name(row.tenant_id, row.id))
-                if not there and row.status == "active" and self._erased_since(row.id):
+                if not there and row.status == ItemStatus.ACTIVE and self._erased_since(row.id):
                     continue  # fell due after the rows were read: the sweep erased it since
-                if there != (row.status == "active"):
+                if there != (row.status == ItemStatus.ACTIVE):
                     self.problems.add(
                         "vault",
                         f"{row.id} is {row.status} and its bytes are "

@@ -74,15 +74,16 @@ from api.scheduler import scheduled_jobs
 from api.settings import Settings
 from bench.bench_log import durability
 from bench.bench_retention import START
-from ledger.clock import format_ts
-from ledger.consent.consents import Actor, ConsentRequest
+from bench.percentiles import percentile
+from ledger.clock import SystemClock, format_ts
+from ledger.consent.consents import Actor, ActorKind, ConsentRequest
 from ledger.ids import new_id
-from ledger.items.items import commitment, delete_after, object_name
+from ledger.items.items import ItemKind, ItemStatus, commitment, delete_after, object_name
 from ledger.log.appender import LogWriter, checkpoint_due
 from ledger.log.verification import verify_database
 from ledger.models import Item, ItemParent, ItemRoot, Log, LogEntry, WorkerKey
 from ledger.vault.vault import LocalBackend
-from retention.erasure import CONSENT_WITHDRAWN, RETENTION_ENDED
+from retention.erasure import ErasureReason, ErasureStatus
 from retention.models import Erasure
 from retention.sweep import SweepReport
 from verify.certificates import CertificateError, verify_certificate
@@ -238,7 +239,7 @@ def register(container: Container, clips: Sequence[Clip]) -> None:
                 {
                     "id": clip_id,
                     "tenant_id": tenant_id,
-                    "kind": "clip",
+                    "kind": ItemKind.CLIP,
                     "sha256": sha256,
                     "salt": salt,
                     "commitment": commitment(salt, sha256),
@@ -253,7 +254,7 @@ def register(container: Container, clips: Sequence[Clip]) -> None:
                         "location": None,
                     },
                     "delete_after": due,
-                    "status": "active",
+                    "status": ItemStatus.ACTIVE,
                     "created_at": now,
                     "log_index": index,
                     "content_size": OBJECT_BYTES,
@@ -273,7 +274,7 @@ def register(container: Container, clips: Sequence[Clip]) -> None:
                     "derivation.recorded",
                     {
                         "item": label_id,
-                        "kind": "label",
+                        "kind": ItemKind.LABEL,
                         "parents": sorted(p for p, _ in sources),
                         "activity": "annotation",
                         "commitment": proof.hex(),
@@ -285,7 +286,7 @@ def register(container: Container, clips: Sequence[Clip]) -> None:
                     {
                         "id": label_id,
                         "tenant_id": tenant_id,
-                        "kind": "label",
+                        "kind": ItemKind.LABEL,
                         "sha256": label_sha,
                         "salt": label_salt,
                         "commitment": proof,
@@ -294,7 +295,7 @@ def register(container: Container, clips: Sequence[Clip]) -> None:
                         "data_categories": ["body_motion"],
                         "details": {"activities": [LABELER]},
                         "delete_after": label_due,
-                        "status": "active",
+                        "status": ItemStatus.ACTIVE,
                         "created_at": now,
                         "log_index": label_index,
                         "content_size": None,
@@ -331,7 +332,7 @@ def setup(container: Container, config: Config) -> list[Worker]:
 # The year -----------------------------------------------------------------------------------
 
 
-class PassClock:
+class PassClock(SystemClock):  # sleeps for real
     """Fake time for the year: the soak moves it from pass to pass, and in between it runs at
     real speed, as the database's clock does while a pass works. A clock frozen for the
     whole pass would be wrong in one way that matters: the sweep waits out the checkpoint
@@ -444,7 +445,9 @@ class Year:
 
 def pending_erasures(container: Container) -> int:
     with container.db.session() as session:
-        pending = select(func.count()).select_from(Erasure).where(Erasure.status == "pending")
+        pending = (
+            select(func.count()).select_from(Erasure).where(Erasure.status == ErasureStatus.PENDING)
+        )
         return int(session.scalar(pending) or 0)
 
 
@@ -504,7 +507,10 @@ def run_year(settings: Settings, clock: PassClock, config: Config, workers: list
                 assert worker.withdraw_at is not None
                 clock.move_to(worker.withdraw_at)
                 processes.main.consents.withdraw(
-                    worker.tenant_id, worker.consent_id, None, Actor("worker", worker.worker_id)
+                    worker.tenant_id,
+                    worker.consent_id,
+                    None,
+                    Actor(ActorKind.WORKER, worker.worker_id),
                 )
                 year.withdrawals += 1
             clock.move_to(at)
@@ -684,7 +690,9 @@ def check(container: Container, passes: Sequence[datetime]) -> Findings:
             _, consent, after = clips[item]
             retention_first = first_pass(after) <= first_pass(withdrawn.get(consent))
             found.wrong_reason += reason != (
-                RETENTION_ENDED if retention_first else CONSENT_WITHDRAWN
+                ErasureReason.RETENTION_ENDED
+                if retention_first
+                else ErasureReason.CONSENT_WITHDRAWN
             )
     found.unexpected += len(set(tombstones) - set(due))
     found.passes_with_erasures = len(
@@ -698,9 +706,11 @@ def check(container: Container, passes: Sequence[datetime]) -> Findings:
             select(Item.id, Item.status, Item.sha256, Item.salt)
         ):
             if item_id in to_erase:
-                found.rows_wrong += status != "erased" or sha256 is not None or salt is not None
+                found.rows_wrong += (
+                    status != ItemStatus.ERASED or sha256 is not None or salt is not None
+                )
             else:
-                found.rows_wrong += status != "active" or sha256 is None or salt is None
+                found.rows_wrong += status != ItemStatus.ACTIVE or sha256 is None or salt is None
         document = {"keys": container.keys.published(session)}
         erasures = session.execute(
             select(
@@ -720,7 +730,7 @@ def check(container: Container, passes: Sequence[datetime]) -> Findings:
     found.keys_destroyed = sum(wrapped is None for wrapped in keys.values())
     for erasure_id, status, log_index, certificate, erased_at, certified_at in erasures:
         logged = erasure_entries.get(erasure_id, [])
-        if status != "done" or len(logged) != 1 or logged[0][1] != log_index:
+        if status != ErasureStatus.DONE or len(logged) != 1 or logged[0][1] != log_index:
             found.erasures_unfinished += 1
             continue
         if certificate is None or erased_at is None or certified_at is None:
@@ -835,7 +845,7 @@ def soak(settings: Settings, config: Config) -> Outcome:
         "clips_erased_per_second": round(findings.clips_erased / sweep_s) if sweep_s else 0,
         "items_erased_per_second": round(findings.erased / sweep_s) if sweep_s else 0,
         "pass_ms_median": round(1000 * statistics.median(pass_s), 1),
-        "pass_ms_p99": round(1000 * pass_s[int(0.99 * (len(pass_s) - 1))], 1),
+        "pass_ms_p99": round(1000 * percentile(pass_s, 99), 1),
         "pass_ms_max": round(1000 * pass_s[-1], 1),
         # Does a pass slow down as the year goes on (erased rows, tombstones, withdrawals)?
         "pass_ms_median_first_month": round(1000 * statistics.median(year.pass_seconds[:month]), 1),

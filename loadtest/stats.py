@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from bench.percentiles import percentile
 
 
 @dataclass
@@ -26,14 +27,6 @@ class Outcome:
     retries: int = 0  # attempts that repeated an earlier one of the same call
 
 
-def percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile of values sorted ascending (0 when there are none)."""
-    if not sorted_values:
-        return 0.0
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
 def distribution(seconds: Iterable[float]) -> dict[str, float]:
     """p50, p90, p99, max and mean in milliseconds."""
     values = sorted(seconds)
@@ -42,9 +35,9 @@ def distribution(seconds: Iterable[float]) -> dict[str, float]:
     ms = 1000.0
     return {
         "count": len(values),
-        "p50": round(percentile(values, 0.50) * ms, 2),
-        "p90": round(percentile(values, 0.90) * ms, 2),
-        "p99": round(percentile(values, 0.99) * ms, 2),
+        "p50": round(percentile(values, 50) * ms, 2),
+        "p90": round(percentile(values, 90) * ms, 2),
+        "p99": round(percentile(values, 99) * ms, 2),
         "max": round(values[-1] * ms, 2),
         "mean": round(sum(values) / len(values) * ms, 2),
     }

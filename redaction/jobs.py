@@ -20,9 +20,9 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,13 +31,17 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ledger.clock import Clock
+from ledger.consent.consents import consent_in_force
 from ledger.errors import Conflict, Gone, InvalidRequest, NotFound
 from ledger.ids import new_id
 from ledger.items.items import (
     Activity,
     DerivationRequest,
+    ItemKind,
     ItemService,
+    ItemStatus,
     Registered,
+    StoredContent,
     audit_name,
     object_name,
     object_names,
@@ -45,7 +49,7 @@ from ledger.items.items import (
 from ledger.log.appender import Appender, LogWriter
 from ledger.log.entries import ID, EntryType, obj, register
 from ledger.log.reader import tenant_log_id
-from ledger.models import Consent, Item
+from ledger.models import Item
 from ledger.vault.vault import Vault
 from redaction.fill import FILLS
 from redaction.media import BadMedia, probe
@@ -58,7 +62,35 @@ RENEW_AFTER = timedelta(seconds=30)
 MAX_ATTEMPTS = 3
 AGENT = "custody-redactor"
 WORK_PREFIX = "custody-redaction-"  # + the runner's pid: a clip decrypted while it works
-FAILURES = ("bad_media", "source_gone", "failed_repeatedly")
+
+
+class RedactionStatus(StrEnum):
+    """A job is `queued`, `running` under a runner's lease, then `done` or `failed`."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class RedactionReason(StrEnum):
+    """Why a redaction was asked for: over the API, or because the clip's consent does not
+    let faces be kept."""
+
+    REQUESTED = "requested"
+    CONSENT_REQUIRES = "consent_requires"
+
+
+class Failure(StrEnum):
+    """Why a job failed: its media could not be read, its clip is gone, or it was
+    interrupted too often."""
+
+    BAD_MEDIA = "bad_media"
+    SOURCE_GONE = "source_gone"
+    FAILED_REPEATEDLY = "failed_repeatedly"
+
+
+FAILURES = tuple(f.value for f in Failure)
 _HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _COUNT = {"type": "integer", "minimum": 0}
 
@@ -72,7 +104,7 @@ register(
                 "item": ID,
                 "mode": {"enum": list(MODES)},
                 "fill": {"enum": list(FILLS)},
-                "reason": {"enum": ["requested", "consent_requires"]},
+                "reason": {"enum": [r.value for r in RedactionReason]},
             }
         ),
     )
@@ -107,7 +139,7 @@ class _TakenOver(Exception):
 
 
 class _Failed(Exception):
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: Failure, message: str) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -145,16 +177,6 @@ def output_id(job_id: str) -> str:
     return "itm_" + job_id.split("_", 1)[1]
 
 
-def consent_in_force(session: Session, consent_id: str) -> Consent:
-    consent = session.get(Consent, consent_id)
-    assert consent is not None
-    seen = {consent.id}
-    while consent.superseded_by and consent.superseded_by not in seen:
-        consent = session.get(Consent, consent.superseded_by) or consent
-        seen.add(consent.id)
-    return consent
-
-
 def required_mode(session: Session, clip: Item) -> str | None:
     """The redaction a clip's consent asks for before any use: faces, when it does not let
     faces be kept."""
@@ -186,7 +208,7 @@ class Redactions:
         mode: str = "faces",
         fill: str = "solid",
         by: str | None = None,
-        reason: str = "requested",
+        reason: RedactionReason = RedactionReason.REQUESTED,
     ) -> Requested:
         if mode not in MODES:
             raise InvalidRequest(f"mode must be one of {', '.join(MODES)}", "mode")
@@ -199,9 +221,9 @@ class Redactions:
             clip = session.get(Item, item_id)
             if clip is None or clip.tenant_id != tenant_id:
                 raise NotFound("item", item_id)
-            if clip.kind != "clip":
+            if clip.kind != ItemKind.CLIP:
                 raise InvalidRequest(f"{item_id} is a {clip.kind}; only clips are redacted", "item")
-            if clip.status != "active":
+            if clip.status != ItemStatus.ACTIVE:
                 raise Gone(f"clip {item_id} is {clip.status}; its content is gone")
             if clip.content_size is None:
                 raise Conflict(
@@ -214,7 +236,7 @@ class Redactions:
                     Redaction.source_id == item_id,
                     Redaction.mode == mode,
                     Redaction.fill == fill,
-                    Redaction.status != "failed",
+                    Redaction.status != RedactionStatus.FAILED,
                 )
             )
             if same is not None:
@@ -226,7 +248,7 @@ class Redactions:
                 mode=mode,
                 fill=fill,
                 reason=reason,
-                status="queued",
+                status=RedactionStatus.QUEUED,
                 requested_at=writer.now(),
                 requested_by=by,
                 attempts=0,
@@ -255,7 +277,7 @@ class Redactions:
         with self.appender.db.session() as session:
             mode = required_mode(session, clip)
         if mode is not None:
-            self.request(tenant_id, item_id, mode, reason="consent_requires")
+            self.request(tenant_id, item_id, mode, reason=RedactionReason.CONSENT_REQUIRES)
         return clip
 
     # Reading -----------------------------------------------------------------------------
@@ -270,19 +292,23 @@ class Redactions:
     def output(self, session: Session, tenant_id: str, redaction_id: str) -> Item:
         """The redacted copy, while its bytes are there."""
         job = self.get(session, tenant_id, redaction_id)
-        if job.status != "done" or job.item_id is None:
+        if job.status != RedactionStatus.DONE or job.item_id is None:
             raise Conflict(f"redaction {redaction_id} is {job.status}; no copy to read yet")
         item = session.get(Item, job.item_id)
         assert item is not None
-        if item.status != "active":
+        if item.status != ItemStatus.ACTIVE:
             raise Gone(f"the redacted copy {item.id} is {item.status}")
         if item.content_size is None:
             raise NotFound("redacted content", item.id)
         return item
 
-    def content(self, session: Session, item: Item) -> Iterator[bytes]:
-        key = self.vault.data_key(session, self._owner(session, item))
-        return self.vault.get(object_name(item.tenant_id, item.id), key, item.sha256 or b"")
+    def output_content(self, session: Session, tenant_id: str, redaction_id: str) -> StoredContent:
+        """The redacted copy's stored bytes, to be released: encrypted under the key of the
+        worker whose clip it was made from."""
+        item = self.output(session, tenant_id, redaction_id)
+        return StoredContent(
+            item, lambda: self.items.read_content(session, item, self._owner(session, item))
+        )
 
     def audit(self, session: Session, tenant_id: str, redaction_id: str) -> dict[str, Any]:
         """The full audit record, read back from the vault and checked against its hash."""
@@ -325,8 +351,9 @@ class Redactions:
                 select(Redaction)
                 .where(
                     or_(
-                        Redaction.status == "queued",
-                        (Redaction.status == "running") & (Redaction.lease_until < now),
+                        Redaction.status == RedactionStatus.QUEUED,
+                        (Redaction.status == RedactionStatus.RUNNING)
+                        & (Redaction.lease_until < now),
                     )
                 )
                 .order_by(Redaction.requested_at)
@@ -338,7 +365,9 @@ class Redactions:
                     update(Redaction)
                     .where(Redaction.id == job.id, Redaction.attempts == job.attempts)
                     .values(
-                        status="running", attempts=job.attempts + 1, lease_until=now + self.lease
+                        status=RedactionStatus.RUNNING,
+                        attempts=job.attempts + 1,
+                        lease_until=now + self.lease,
                     )
                     .execution_options(synchronize_session=False)
                 )
@@ -359,11 +388,11 @@ class Redactions:
             job = session.get(Redaction, job_id)
             assert job is not None
             tenant_id, source_id = job.tenant_id, job.source_id
-        names = object_names(tenant_id, output_id(job_id), "redacted_copy")
+        names = object_names(tenant_id, output_id(job_id), ItemKind.REDACTED_COPY)
         try:
             if attempt > MAX_ATTEMPTS:
                 raise _Failed(
-                    "failed_repeatedly",
+                    Failure.FAILED_REPEATEDLY,
                     f"the job was interrupted {attempt - 1} times; ask again to retry",
                 )
             with tempfile.TemporaryDirectory(prefix=f"{WORK_PREFIX}{os.getpid()}-") as folder:
@@ -382,7 +411,7 @@ class Redactions:
             try:
                 clip = self.items.stored_clip(session, job.tenant_id, job.source_id)
             except (NotFound, Gone) as error:
-                raise _Failed("source_gone", str(error)) from error
+                raise _Failed(Failure.SOURCE_GONE, str(error)) from error
             worker = clip.worker_id or ""
             key = self.vault.data_key(session, worker)
             source = folder / "input"
@@ -402,7 +431,7 @@ class Redactions:
             output = folder / f"output{output_suffix(probe(source))}"
             record = redact_path(source, output, Options(mode=mode, fill=fill), progress)
         except BadMedia as error:
-            raise _Failed("bad_media", str(error)) from error
+            raise _Failed(Failure.BAD_MEDIA, str(error)) from error
         audit = rfc8785.dumps(record)
         audit_sha256 = hashlib.sha256(audit).digest()
         item_id = output_id(job_id)
@@ -436,9 +465,10 @@ class Redactions:
         def then(writer: LogWriter, registered: Registered) -> None:
             row = writer.session.get(Redaction, job_id, with_for_update=True)
             assert row is not None
-            if row.status != "running" or row.attempts != attempt:
+            if row.status != RedactionStatus.RUNNING or row.attempts != attempt:
                 raise _TakenOver(job_id)
-            row.status, row.item_id, row.finished_at = "done", registered.item.id, writer.now()
+            row.status, row.item_id = RedactionStatus.DONE, registered.item.id
+            row.finished_at = writer.now()
             row.audit_sha256, row.summary, row.lease_until = audit_sha256, summary, None
             writer.append(
                 log_id,
@@ -456,7 +486,7 @@ class Redactions:
 
         request = DerivationRequest(
             parents=[source_id],
-            kind="redacted_copy",
+            kind=ItemKind.REDACTED_COPY,
             sha256=record["output"]["sha256"],
             activity=Activity("redaction", AGENT, started, self.clock.now()),
         )
@@ -469,11 +499,11 @@ class Redactions:
         except Conflict as error:  # the clip was erased, or began to be, while it ran
             with self.appender.db.session() as session:
                 source = session.get(Item, source_id)
-                if source is not None and source.status == "active":
+                if source is not None and source.status == ItemStatus.ACTIVE:
                     raise
-            raise _Failed("source_gone", str(error)) from error
+            raise _Failed(Failure.SOURCE_GONE, str(error)) from error
         if not registered.created:  # the same bytes were registered before, under their id
-            names = object_names(tenant_id, output_id(job_id), "redacted_copy")
+            names = object_names(tenant_id, output_id(job_id), ItemKind.REDACTED_COPY)
             self.vault.backend.delete_many(names)
 
     def _fail(
@@ -484,10 +514,11 @@ class Redactions:
         def work(writer: LogWriter) -> None:
             job = writer.session.get(Redaction, job_id, with_for_update=True)
             assert job is not None
-            if job.status != "running" or job.attempts != attempt:
+            if job.status != RedactionStatus.RUNNING or job.attempts != attempt:
                 return
             clip = writer.session.get(Item, source_id)
-            job.status, job.error, job.finished_at = "failed", str(failure), writer.now()
+            job.status, job.error = RedactionStatus.FAILED, str(failure)
+            job.finished_at = writer.now()
             job.lease_until = None
             writer.append(
                 log_id,

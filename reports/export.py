@@ -45,7 +45,7 @@ from ledger.models import (
 )
 from redaction.models import Redaction
 from reports.audit import period_of
-from reports.issued import Anchor, Issued, Reports, new_report_id, snapshot
+from reports.issued import Anchor, Issued, ReportKind, Reports, new_report_id, snapshot
 from reports.models import Report
 from retention.models import Erasure, ErasureItem, ErasureRequest, WebhookDelivery
 from verify import merkle
@@ -67,6 +67,16 @@ def projections(tenant_id: str, period: tuple[datetime, datetime]) -> list[Proje
     """What the bundle holds of the tenant's records, column by column: the state as it is
     (policies, consents, items, lineage, erasure requests, erasures, redactions), and the
     events of the period (consent events, use decisions, webhook deliveries, reports)."""
+    return [
+        *_consent_projections(tenant_id, period),
+        *_item_projections(tenant_id, period),
+        *_erasure_projections(tenant_id, period),
+        *_redaction_and_report_projections(tenant_id, period),
+    ]
+
+
+def _consent_projections(tenant_id: str, period: tuple[datetime, datetime]) -> list[Projection]:
+    """The terms published, the consents, and the consent events of the period."""
     since, until = period
     return [
         Projection(
@@ -109,6 +119,13 @@ def projections(tenant_id: str, period: tuple[datetime, datetime]) -> list[Proje
             ),
             "consent_id",
         ),
+    ]
+
+
+def _item_projections(tenant_id: str, period: tuple[datetime, datetime]) -> list[Projection]:
+    """The items, their lineage, and the use decisions of the period."""
+    since, until = period
+    return [
         Projection(
             "items",
             select(
@@ -150,6 +167,14 @@ def projections(tenant_id: str, period: tuple[datetime, datetime]) -> list[Proje
             ),
             "item_id",
         ),
+    ]
+
+
+def _erasure_projections(tenant_id: str, period: tuple[datetime, datetime]) -> list[Projection]:
+    """Erasure requests, erasures and what each erased, and the webhook deliveries of the
+    period that announced them."""
+    since, until = period
+    return [
         Projection(
             "erasure_requests",
             select(
@@ -214,6 +239,15 @@ def projections(tenant_id: str, period: tuple[datetime, datetime]) -> list[Proje
             ),
             None,
         ),
+    ]
+
+
+def _redaction_and_report_projections(
+    tenant_id: str, period: tuple[datetime, datetime]
+) -> list[Projection]:
+    """The redactions, and the reports issued in the period."""
+    since, until = period
+    return [
         Projection(
             "redactions",
             select(
@@ -334,7 +368,7 @@ class AuditExport:
                 digest.update(chunk)
         return self.reports.record(
             tenant_id,
-            "export",
+            ReportKind.EXPORT,
             report_id=report_id,
             sha256=digest.digest(),
             size=out.stat().st_size,

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,16 @@ from ledger.log.reader import tenant_log_id
 from ledger.models import Log
 from reports.models import Report
 
-KINDS = ("worker", "audit", "export")
+
+class ReportKind(StrEnum):
+    """A worker's own report, a tenant's audit report, or a tenant's export bundle."""
+
+    WORKER = "worker"
+    AUDIT = "audit"
+    EXPORT = "export"
+
+
+KINDS = tuple(k.value for k in ReportKind)
 _NULLABLE_TS = {"anyOf": [TS, {"type": "null"}]}
 REPORT_ISSUED = register(
     EntryType(
@@ -86,7 +96,7 @@ class Reports:
     def record(
         self,
         tenant_id: str,
-        kind: str,
+        kind: ReportKind,
         *,
         report_id: str | None = None,
         sha256: bytes,

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from ledger.consent.consents import ConsentStatus
+from ledger.consent.vocabulary import PLATFORM
+from ledger.items.items import ItemKind
+from retention.erasure import ErasureReason
+from retention.requests import RequestScope
+
 
 def N_(text: str) -> str:  # noqa: N802  (gettext's name for "translate later")
     """Marks a phrase for the message catalogs: the portal shows it translated, the PDF
@@ -29,13 +35,13 @@ CATEGORIES = {
     "health_revealing": N_("things that may show your health"),
     "biometric_identifiers": N_("features that can identify you (such as gait)"),
 }
-KINDS = {
-    "clip": N_("recording"),
-    "label": N_("label"),
-    "annotation": N_("annotation"),
-    "redacted_copy": N_("copy with faces hidden"),
-    "feature_file": N_("extracted features"),
-    "dataset_membership": N_("part of a data set"),
+KINDS: dict[str, str] = {
+    ItemKind.CLIP: N_("recording"),
+    ItemKind.LABEL: N_("label"),
+    ItemKind.ANNOTATION: N_("annotation"),
+    ItemKind.REDACTED_COPY: N_("copy with faces hidden"),
+    ItemKind.FEATURE_FILE: N_("extracted features"),
+    ItemKind.DATASET_MEMBERSHIP: N_("part of a data set"),
 }
 COLLECTION = {
     "in_app": N_("in the platform's app"),
@@ -43,20 +49,20 @@ COLLECTION = {
     "paper_form": N_("on a paper form"),
     "recorded_verbal": N_("spoken and recorded"),
 }
-ERASURE_REASONS = {
-    "retention_ended": N_("the agreed keeping time ended"),
-    "consent_withdrawn": N_("you withdrew your consent"),
-    "erasure_requested": N_("you asked for it to be erased"),
+ERASURE_REASONS: dict[str, str] = {
+    ErasureReason.RETENTION_ENDED: N_("the agreed keeping time ended"),
+    ErasureReason.CONSENT_WITHDRAWN: N_("you withdrew your consent"),
+    ErasureReason.ERASURE_REQUESTED: N_("you asked for it to be erased"),
 }
-CONSENT_STATUS = {
-    "active": N_("in force"),
-    "withdrawn": N_("withdrawn"),
-    "superseded": N_("replaced by a newer agreement"),
+CONSENT_STATUS: dict[str, str] = {
+    ConsentStatus.ACTIVE: N_("in force"),
+    ConsentStatus.WITHDRAWN: N_("withdrawn"),
+    ConsentStatus.SUPERSEDED: N_("replaced by a newer agreement"),
 }
-REQUEST_SCOPES = {
-    "all": N_("everything"),
-    "consent": N_("everything under one agreement"),
-    "item": N_("one recording"),
+REQUEST_SCOPES: dict[str, str] = {
+    RequestScope.ALL: N_("everything"),
+    RequestScope.CONSENT: N_("everything under one agreement"),
+    RequestScope.ITEM: N_("one recording"),
 }
 # Where a worker can complain, by the consent's jurisdiction (ISO 3166 country code).
 AUTHORITIES = {
@@ -120,7 +126,7 @@ def recipients(kind: str, parties: list[str]) -> str:
 
 
 def recipient(name: str) -> str:
-    return "the platform" if name == "platform" else name
+    return "the platform" if name == PLATFORM else name
 
 
 def retention(term: str) -> str:

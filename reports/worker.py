@@ -20,11 +20,13 @@ from reportlab.platypus import Flowable, PageBreak, Paragraph, Spacer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger.consent.consents import find_worker
+from ledger.consent.consents import ConsentEventKind, ConsentStatus, find_worker
+from ledger.items.decisions import Verdict
+from ledger.items.items import ItemKind, ItemStatus
 from ledger.log.appender import Appender
 from ledger.models import Consent, ConsentEvent, Item, ItemRoot, Tenant, UseDecision, Worker
 from reports import words
-from reports.issued import Anchor, Issued, Reports, new_report_id, snapshot
+from reports.issued import Anchor, Issued, ReportKind, Reports, new_report_id, snapshot
 from reports.pdf import PHONE, Column, Rows, Styles, build, grid, text, verification_block
 from retention.models import Erasure, ErasureItem, ErasureRequest
 
@@ -45,7 +47,7 @@ class Counts:
 
 def _items(worker_id: str):  # type: ignore[no-untyped-def]
     """Every item that descends from the worker's clips (the clips included)."""
-    clips = select(Item.id).where(Item.worker_id == worker_id, Item.kind == "clip")
+    clips = select(Item.id).where(Item.worker_id == worker_id, Item.kind == ItemKind.CLIP)
     return select(ItemRoot.item_id).where(ItemRoot.clip_id.in_(clips)).distinct()
 
 
@@ -53,7 +55,7 @@ def _allowed_uses(tenant_id: str, items: Any) -> Any:
     """The record of use: allowed decisions on any of `items`."""
     return (
         (UseDecision.tenant_id == tenant_id)
-        & (UseDecision.decision == "allow")
+        & (UseDecision.decision == Verdict.ALLOW)
         & UseDecision.item_id.in_(items)
     )
 
@@ -68,14 +70,14 @@ def counts(session: Session, tenant_id: str, worker_id: str) -> Counts:
     uses = session.scalar(select(func.count()).where(_allowed_uses(tenant_id, items)))
     scheduled = session.scalar(
         select(func.count()).where(
-            Item.id.in_(items), Item.status == "active", Item.delete_after.is_not(None)
+            Item.id.in_(items), Item.status == ItemStatus.ACTIVE, Item.delete_after.is_not(None)
         )
     )
     return Counts(
-        clips=sum(n for kind, _, n in rows if kind == "clip"),
-        derived=sum(n for kind, _, n in rows if kind != "clip"),
-        active=sum(n for _, status, n in rows if status == "active"),
-        erased=sum(n for _, status, n in rows if status != "active"),
+        clips=sum(n for kind, _, n in rows if kind == ItemKind.CLIP),
+        derived=sum(n for kind, _, n in rows if kind != ItemKind.CLIP),
+        active=sum(n for _, status, n in rows if status == ItemStatus.ACTIVE),
+        erased=sum(n for _, status, n in rows if status != ItemStatus.ACTIVE),
         uses=uses or 0,
         scheduled=scheduled or 0,
     )
@@ -106,7 +108,7 @@ class WorkerReport:
             )
         return self.reports.record(
             tenant_id,
-            "worker",
+            ReportKind.WORKER,
             report_id=report_id,
             sha256=written.sha256,
             size=written.size,
@@ -137,10 +139,6 @@ class _Story:
         self.items = _items(worker.id)
 
     def build(self) -> list[Flowable]:
-        s = self.s
-        tenant = self.session.get(Tenant, self.tenant_id)
-        assert tenant is not None
-        tally = counts(self.session, self.tenant_id, self.worker.id)
         consents = list(
             self.session.scalars(
                 select(Consent)
@@ -148,7 +146,26 @@ class _Story:
                 .order_by(Consent.given_at, Consent.id)
             )
         )
-        story: list[Flowable] = [
+        return [
+            *self._heading(),
+            *self._in_short(),
+            *self._holder(),
+            *self._consents(consents, events=self._events(consents)),
+            *self._uses(),
+            *self._erasures(),
+            *self._scheduled(),
+            *self._requests(),
+            *self._rights(consents),
+            *self._check(),
+            PageBreak(),
+            *self._every_item(),
+            PageBreak(),
+            *self._every_use(),
+        ]
+
+    def _heading(self) -> list[Flowable]:
+        s = self.s
+        return [
             Paragraph("Your recordings and what was done with them", s.title),
             Paragraph(
                 f"Made on {text(words.when(self.now))} for you, worker "
@@ -156,6 +173,12 @@ class _Story:
                 f"<b>{text(self.worker.ref)}</b>). Report {text(self.report_id)}.",
                 s.small,
             ),
+        ]
+
+    def _in_short(self) -> list[Flowable]:
+        s = self.s
+        tally = counts(self.session, self.tenant_id, self.worker.id)
+        return [
             Paragraph("In short", s.h1),
             grid(
                 [
@@ -171,6 +194,13 @@ class _Story:
                 s,
                 align_right=[1],
             ),
+        ]
+
+    def _holder(self) -> list[Flowable]:
+        s = self.s
+        tenant = self.session.get(Tenant, self.tenant_id)
+        assert tenant is not None
+        return [
             Paragraph("Who holds your data", s.h1),
             Paragraph(
                 f"<b>{text(tenant.name)}</b> holds your recordings and decides how they are "
@@ -178,24 +208,26 @@ class _Story:
                 "every deletion in a log that cannot be changed without it showing.",
                 s.body,
             ),
-            *self._consents(consents, events=self._events(consents)),
-            *self._uses(),
-            *self._erasures(),
-            *self._scheduled(),
-            *self._requests(),
-            *self._rights(consents),
-            *verification_block(
-                self.anchor,
-                s,
-                WIDTH,
-                "Check this report",
-                "Everything in this report is recorded in the log up to the checkpoint "
-                "below, which the log signed. Anyone can fetch the log's checkpoints and "
-                f"proofs from the service (/v1/logs/{self.anchor.log_id}/...) and its public "
-                "keys (/.well-known/custody-keys), check the signature, and check that later "
-                "checkpoints still contain this one unchanged.",
-            ),
-            PageBreak(),
+        ]
+
+    def _check(self) -> list[Flowable]:
+        """The signed checkpoint the report rests on, and how to check it."""
+        return verification_block(
+            self.anchor,
+            self.s,
+            WIDTH,
+            "Check this report",
+            "Everything in this report is recorded in the log up to the checkpoint "
+            "below, which the log signed. Anyone can fetch the log's checkpoints and "
+            f"proofs from the service (/v1/logs/{self.anchor.log_id}/...) and its public "
+            "keys (/.well-known/custody-keys), check the signature, and check that later "
+            "checkpoints still contain this one unchanged.",
+        )
+
+    def _every_item(self) -> list[Flowable]:
+        """Appendix A: one line per item, streamed from the database as the pages fill."""
+        s = self.s
+        return [
             Paragraph("Appendix A: every recording and item", s.h1),
             Paragraph(
                 "Each recording of you and each thing made from it: its id, what it is, when "
@@ -215,7 +247,12 @@ class _Story:
                 self._item_rows(),
                 size=6.0,
             ),
-            PageBreak(),
+        ]
+
+    def _every_use(self) -> list[Flowable]:
+        """Appendix B: one line per item, purpose and recipient, streamed likewise."""
+        s = self.s
+        return [
             Paragraph("Appendix B: every use, by item", s.h1),
             Paragraph(
                 "For each item that was used: for what, by whom, how many times, and the "
@@ -234,7 +271,6 @@ class _Story:
                 size=6.0,
             ),
         ]
-        return story
 
     def _events(self, consents: Sequence[Consent]) -> dict[str, list[ConsentEvent]]:
         events: dict[str, list[ConsentEvent]] = {c.id: [] for c in consents}
@@ -278,13 +314,14 @@ class _Story:
                         ["Kept", words.retention(terms["retention"])],
                         [
                             "Given",
-                            f"{words.when(consent.given_at)}, {words.one(words.COLLECTION, terms['collection_method'])}",
+                            f"{words.when(consent.given_at)}, "
+                            f"{words.one(words.COLLECTION, terms['collection_method'])}",
                         ],
                         ["Terms", f"version {consent.policy_version}: {consent.policy_url}"],
                         ["Law", terms["jurisdiction"]],
                         *(
                             [["Withdrawn for", words.listed(words.PURPOSES, withdrawn)]]
-                            if withdrawn and consent.status == "active"
+                            if withdrawn and consent.status == ConsentStatus.ACTIVE
                             else []
                         ),
                         *(
@@ -297,11 +334,11 @@ class _Story:
                     s,
                 ),
             ]
-            history = [e for e in events[consent.id] if e.kind != "given"]
+            history = [e for e in events[consent.id] if e.kind != ConsentEventKind.GIVEN]
             for event in history:
                 what = (
                     "you withdrew it for " + words.listed(words.PURPOSES, list(event.purposes))
-                    if event.kind == "withdrawn"
+                    if event.kind == ConsentEventKind.WITHDRAWN
                     else "it was replaced by a newer agreement"
                 )
                 out.append(Paragraph(f"{text(words.when(event.at))}: {text(what)}.", s.small))
@@ -398,7 +435,11 @@ class _Story:
         s = self.s
         due = self.session.scalars(
             select(Item.delete_after)
-            .where(Item.id.in_(self.items), Item.status == "active", Item.delete_after.is_not(None))
+            .where(
+                Item.id.in_(self.items),
+                Item.status == ItemStatus.ACTIVE,
+                Item.delete_after.is_not(None),
+            )
             .order_by(Item.delete_after)
             .execution_options(yield_per=STREAM)
         )
@@ -518,10 +559,10 @@ class _Story:
             query
         ):
             digest = sha or erased_sha
-            if status == "active":
+            if status == ItemStatus.ACTIVE:
                 state = due.strftime("%d %b %y") if due else "kept"
             else:
-                state = "erased" if status == "erased" else "erasing"
+                state = "erased" if status == ItemStatus.ERASED else "erasing"
             yield (
                 item_id,
                 words.one(words.KINDS, kind),

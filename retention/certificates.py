@@ -12,8 +12,7 @@ in the stand-alone verifier, `verify.certificates`.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from ledger.clock import format_ts
 from ledger.consent.receipts import sign_receipt

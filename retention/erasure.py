@@ -24,14 +24,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from ledger.consent.consents import ConsentStatus, latest_amendment
 from ledger.errors import VaultError
 from ledger.ids import new_id
-from ledger.items.items import children_of, object_names
+from ledger.items.items import ItemKind, ItemService, ItemStatus, children_of, object_names
 from ledger.items.manifests import Manifests
 from ledger.log.appender import Appender, LogWriter
 from ledger.log.entries import ID, EntryType, obj, register
@@ -39,10 +41,25 @@ from ledger.models import Consent, Item, ItemRoot
 from ledger.vault.vault import Vault
 from retention.models import Erasure, ErasureItem
 
-RETENTION_ENDED = "retention_ended"
-CONSENT_WITHDRAWN = "consent_withdrawn"
-ERASURE_REQUESTED = "erasure_requested"
-REASONS = (RETENTION_ENDED, CONSENT_WITHDRAWN, ERASURE_REQUESTED)
+
+class ErasureReason(StrEnum):
+    """Why items are erased: their retention ended, the consent in force for them was
+    withdrawn, or the worker asked."""
+
+    RETENTION_ENDED = "retention_ended"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    ERASURE_REQUESTED = "erasure_requested"
+
+
+class ErasureStatus(StrEnum):
+    """An erasure is `pending` from its plan until its tombstone is on the log (`done`)."""
+
+    PENDING = "pending"
+    DONE = "done"
+
+
+REASONS = tuple(r.value for r in ErasureReason)
+RETENTION_ENDED = ErasureReason.RETENTION_ENDED  # the name tests/functional/ imports
 
 MAX_ITEMS = 1000  # per erasure, so that a tombstone and a certificate stay small
 PLAN_LIMIT = 5000  # due items claimed per log transaction
@@ -84,7 +101,7 @@ def retry_after(attempts: int) -> timedelta:
 class Claim:
     """Items due for one reason: the triggers, and who they are grouped under."""
 
-    reason: str
+    reason: ErasureReason
     items: dict[str, str | None]  # trigger item -> its worker
     deadline: datetime
     request: str | None = None
@@ -110,7 +127,8 @@ def descend(session: Session, owners: dict[str, str | None]) -> dict[str, str | 
     while frontier:
         edges = children_of(session, frontier)
         children = sorted({child for _, child in edges} - owners.keys())
-        active = {i for i, status in item_statuses(session, children).items() if status == "active"}
+        statuses = item_statuses(session, children)
+        active = {i for i, status in statuses.items() if status == ItemStatus.ACTIVE}
         for parent, child in sorted(edges, key=lambda e: (e[1], e[0])):
             if child in active and child not in owners:
                 owners[child] = owners[parent]
@@ -146,28 +164,22 @@ def withdrawn_clips(session: Session, tenant_id: str, limit: int) -> list[str]:
     """Active clips whose consent in force (the latest amendment) is withdrawn."""
     rows = session.execute(
         select(Consent.id, Consent.status, Consent.superseded_by).where(
-            Consent.tenant_id == tenant_id, Consent.status != "active"
+            Consent.tenant_id == tenant_id, Consent.status != ConsentStatus.ACTIVE
         )
     ).all()
+    # Only consents no longer active are loaded: a chain that reaches an active one stops
+    # there (it has no successor in the map), at a consent in force, not withdrawn.
     chain = {row.id: row.superseded_by for row in rows}
-    withdrawn = {row.id for row in rows if row.status == "withdrawn"}
-
-    def ends_withdrawn(consent: str | None) -> bool:
-        seen = set()
-        while consent in chain and consent not in seen:
-            if consent in withdrawn:
-                return True
-            seen.add(consent)
-            consent = chain[consent]
-        return False
-
-    ended = sorted(c for c in chain if ends_withdrawn(c))
+    withdrawn = {row.id for row in rows if row.status == ConsentStatus.WITHDRAWN}
+    ended = sorted(c for c in chain if latest_amendment(c, chain.get) in withdrawn)
     found: list[str] = []
     for part in chunks(ended):
         found += sorted(
             session.scalars(
                 select(Item.id).where(
-                    Item.consent_id.in_(part), Item.status == "active", Item.kind == "clip"
+                    Item.consent_id.in_(part),
+                    Item.status == ItemStatus.ACTIVE,
+                    Item.kind == ItemKind.CLIP,
                 )
             )
         )
@@ -190,7 +202,7 @@ def plan(writer: LogWriter, tenant_id: str, log_id: str, claim: Claim) -> list[s
                     Item.id.in_(part)
                 )
             )
-            if row.status == "active"
+            if row.status == ItemStatus.ACTIVE
         ]
     groups: dict[str | None, list[dict[str, object]]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: r.id):
@@ -214,7 +226,7 @@ def plan(writer: LogWriter, tenant_id: str, log_id: str, claim: Claim) -> list[s
                     "worker_id": worker,
                     "reason": claim.reason,
                     "request_id": claim.request,
-                    "status": "pending",
+                    "status": ErasureStatus.PENDING,
                     "planned_at": now,
                     "deadline": claim.deadline,
                     "attempts": 0,
@@ -227,15 +239,9 @@ def plan(writer: LogWriter, tenant_id: str, log_id: str, claim: Claim) -> list[s
     session.flush()
     session.execute(insert(Erasure), erasures)
     session.execute(insert(ErasureItem), members)
-    set_status(session, [str(m["item_id"]) for m in members], status="erasing")
+    ItemService.mark_erasing(session, [str(m["item_id"]) for m in members])
     writer.bump_epoch(log_id)  # checks on these items now deny: `erased`
     return [str(e["id"]) for e in erasures]
-
-
-def set_status(session: Session, ids: Sequence[str], **values: object) -> None:
-    items: Table = Item.__table__  # type: ignore[assignment]
-    for part in chunks(sorted(ids)):
-        session.execute(update(items).where(items.c.id.in_(part)).values(**values))
 
 
 class Eraser:
@@ -279,7 +285,7 @@ class Eraser:
                 pending += session.scalars(
                     select(Erasure).where(Erasure.id.in_(part)).with_for_update()
                 )
-            pending = [e for e in pending if e.status == "pending"]  # else done before
+            pending = [e for e in pending if e.status == ErasureStatus.PENDING]  # else done before
             for erasure in (e for e in pending if e.id in failures):
                 erasure.attempts += 1
                 erasure.last_error = failures[erasure.id][:1000]
@@ -287,7 +293,7 @@ class Eraser:
                 result.failed += 1
             done = sorted((e for e in pending if e.id not in failures), key=lambda e: e.id)
             erased = [item for e in done for item in members[e.id]]
-            set_status(session, erased, status="erased", sha256=None, salt=None)
+            ItemService.forget(session, erased)
             Manifests.forget_erased(session, erased)
             shredded = self._shred(session, {e.worker_id for e in done if e.worker_id}, now)
             for erasure in done:
@@ -307,7 +313,7 @@ class Eraser:
                     },
                     subject=erasure.worker_id,
                 ).index
-                erasure.status, erasure.erased_at = "done", now
+                erasure.status, erasure.erased_at = ErasureStatus.DONE, now
                 erasure.key_destroyed, erasure.last_error = destroyed, None
                 result.erasures += 1
                 result.items += len(items)
@@ -327,7 +333,10 @@ class Eraser:
             holding.update(
                 session.scalars(
                     select(Item.worker_id)
-                    .where(Item.worker_id.in_(part), Item.status.in_(("active", "erasing")))
+                    .where(
+                        Item.worker_id.in_(part),
+                        Item.status.in_((ItemStatus.ACTIVE, ItemStatus.ERASING)),
+                    )
                     .distinct()
                 )
             )

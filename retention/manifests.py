@@ -15,12 +15,14 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ledger.clock import Clock, format_ts
-from ledger.items.decisions import CheckService, Decision
+from ledger.consent.consents import ConsentEventKind
+from ledger.items.decisions import CheckService, Decision, Reason, Verdict
 from ledger.items.manifests import Manifests
 from ledger.log.appender import Appender
 from ledger.models import Consent, ConsentEvent, Item, ItemRoot, Manifest, ManifestItem
@@ -29,20 +31,31 @@ from retention.webhooks import Webhooks
 
 log = logging.getLogger("custody.manifests")
 TAINTED = "manifest.tainted"
+
+
+class AffectedState(StrEnum):
+    """What became of a manifest's item that checks now deny."""
+
+    WITHDRAWN = "withdrawn"
+    ERASED = "erased"
+    EXPIRED = "expired"
+    NO_LONGER_COVERED = "no_longer_covered"  # what is left: an amendment narrowed the terms
+
+
 # A state for each kind of reason a check may now give, in the order they are reported.
 STATES = {
-    "withdrawn": ("withdrawn", "parent_withdrawn"),
-    "erased": ("erased", "parent_erased"),
-    "expired": ("retention_expired", "parent_retention_expired"),
+    AffectedState.WITHDRAWN: (Reason.WITHDRAWN, Reason.PARENT_WITHDRAWN),
+    AffectedState.ERASED: (Reason.ERASED, Reason.PARENT_ERASED),
+    AffectedState.EXPIRED: (Reason.RETENTION_EXPIRED, Reason.PARENT_RETENTION_EXPIRED),
 }
 
 
 @dataclass(frozen=True)
 class Affected:
     item: str
-    state: str  # withdrawn, erased, expired, no_longer_covered
+    state: AffectedState
     since: datetime | None
-    reasons: list[str]
+    reasons: list[Reason]
 
     def render(self) -> dict[str, object]:
         since = format_ts(self.since) if self.since else None
@@ -87,7 +100,8 @@ class _Dates:
         self.withdrawn: dict[str, datetime] = {}
         for consent, purposes, at in session.execute(
             select(ConsentEvent.consent_id, ConsentEvent.purposes, ConsentEvent.at).where(
-                ConsentEvent.consent_id.in_(consents), ConsentEvent.kind == "withdrawn"
+                ConsentEvent.consent_id.in_(consents),
+                ConsentEvent.kind == ConsentEventKind.WITHDRAWN,
             )
         ):
             if purpose in purposes and (
@@ -102,13 +116,13 @@ class _Dates:
             ).all()
         )
 
-    def since(self, d: Decision, state: str, now: datetime) -> datetime | None:
+    def since(self, d: Decision, state: AffectedState, now: datetime) -> datetime | None:
         roots = self.roots.get(d.item or "", set())
-        if state == "withdrawn":
+        if state == AffectedState.WITHDRAWN:
             found = [self.withdrawn[c] for c in d.consents if c in self.withdrawn]
-        elif state == "erased":
+        elif state == AffectedState.ERASED:
             found = [self.erased[r] for r in roots if r in self.erased]
-        elif state == "expired":
+        elif state == AffectedState.EXPIRED:
             found = [e for r in roots if (e := self.expires.get(r)) is not None and e <= now]
         else:
             found = [self.amended[c] for c in d.consents if c in self.amended]
@@ -122,13 +136,13 @@ def judge(
     if not ids:
         return []
     decided = CheckService.evaluate(session, tenant_id, ids, purpose, recipient, now)
-    denied = [d for d in decided if d.decision == "deny"]
+    denied = [d for d in decided if d.decision == Verdict.DENY]
     dates = _Dates(session, denied, purpose)
     found = []
     for d in denied:
         state = next(
             (s for s, reasons in STATES.items() if set(reasons) & set(d.reasons)),
-            "no_longer_covered",
+            AffectedState.NO_LONGER_COVERED,
         )
         found.append(Affected(d.asked, state, dates.since(d, state, now), d.reasons))
     return found

@@ -11,25 +11,47 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 import isodate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.clock import format_ts
-from ledger.consent.consents import find_worker
+from ledger.consent.consents import consent_family, find_worker
 from ledger.errors import InvalidRequest, NotFound
 from ledger.ids import new_id
-from ledger.items.items import descendants
+from ledger.items.items import ItemStatus, descendants
 from ledger.log.appender import Appender, LogWriter
 from ledger.log.entries import ID, TS, EntryType, obj, register
 from ledger.log.reader import tenant_log_id
 from ledger.models import Consent, Item, ItemRoot
 from ledger.pages import Key, Page, cut, keyset
-from retention.erasure import ERASURE_REQUESTED, Claim, item_statuses, owner_of, plan
+from retention.erasure import Claim, ErasureReason, item_statuses, owner_of, plan
 from retention.models import Erasure, ErasureRequest
 
-SCOPES = ("all", "consent", "item")
+
+class RequestScope(StrEnum):
+    """What a request erases: everything of the worker, a consent's items, or one item
+    (each with everything derived from it)."""
+
+    ALL = "all"
+    CONSENT = "consent"
+    ITEM = "item"
+
+
+class RequestStatus(StrEnum):
+    """A request is `in_progress` until nothing in its scope is left and every erasure it
+    caused is certified (`completed`)."""
+
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+
+
+# Listing requests by status also knows `overdue`: in progress past the deadline.
+OVERDUE = "overdue"
+SCOPES = tuple(s.value for s in RequestScope)
+STATUS_FILTERS = (*(s.value for s in RequestStatus), OVERDUE)
 
 ERASURE_REQUESTED_ENTRY = register(
     EntryType(
@@ -69,14 +91,15 @@ class Requested:
     created: bool  # False: the same request was already in progress
 
 
-def _scope(asked: RequestIn) -> tuple[str, str | None]:
-    given = [s for s, v in (("consent", asked.consent), ("item", asked.item)) if v]
+def _scope(asked: RequestIn) -> tuple[RequestScope, str | None]:
+    named = ((RequestScope.CONSENT, asked.consent), (RequestScope.ITEM, asked.item))
+    given = [scope for scope, target in named if target]
     if asked.scope not in (None, *SCOPES):
         raise InvalidRequest("scope must be all, consent or item", "scope")
-    if asked.scope == "all":
+    if asked.scope == RequestScope.ALL:
         if given:
             raise InvalidRequest("scope all erases everything; leave out consent and item", "scope")
-        return "all", None
+        return RequestScope.ALL, None
     if len(given) != 1 or (asked.scope is not None and asked.scope != given[0]):
         raise InvalidRequest(
             'say what to erase: "scope": "all", or a "consent", or an "item"', "scope"
@@ -84,29 +107,13 @@ def _scope(asked: RequestIn) -> tuple[str, str | None]:
     return given[0], asked.consent or asked.item
 
 
-def consent_family(session: Session, worker_id: str, consent_id: str) -> set[str]:
-    """The consent and every amendment before or after it."""
-    links = {
-        c.id: (c.amends, c.superseded_by)
-        for c in session.scalars(select(Consent).where(Consent.worker_id == worker_id))
-    }
-    family, todo = set(), [consent_id]
-    while todo:
-        current = todo.pop()
-        if current in family or current not in links:
-            continue
-        family.add(current)
-        todo += [c for c in links[current] if c]
-    return family
-
-
 def in_scope(session: Session, request: ErasureRequest) -> set[str]:
     """Every item the request covers, whatever its status: the items it names (registered
     before it) and everything derived from them."""
     before = Item.log_index < request.log_index
-    if request.scope == "all":
+    if request.scope == RequestScope.ALL:
         query = select(Item.id).where(Item.worker_id == request.worker_id, before)
-    elif request.scope == "consent":
+    elif request.scope == RequestScope.CONSENT:
         family = consent_family(session, request.worker_id, request.target or "")
         query = select(Item.id).where(Item.consent_id.in_(family), before)
     else:
@@ -134,7 +141,7 @@ class ErasureRequests:
                     ErasureRequest.target.is_(None)
                     if target is None
                     else ErasureRequest.target == target,
-                    ErasureRequest.status == "in_progress",
+                    ErasureRequest.status == RequestStatus.IN_PROGRESS,
                 )
             )
             if same is not None:
@@ -146,7 +153,7 @@ class ErasureRequests:
                 worker_id=worker.id,
                 scope=scope,
                 target=target,
-                status="in_progress",
+                status=RequestStatus.IN_PROGRESS,
                 received_at=now,
                 deadline=now + self.deadline,
                 completed_at=None,
@@ -160,7 +167,7 @@ class ErasureRequests:
                 tenant_id,
                 log_id,
                 Claim(
-                    ERASURE_REQUESTED,
+                    ErasureReason.ERASURE_REQUESTED,
                     owner_of(session, triggers),
                     request.deadline,
                     request.id,
@@ -185,9 +192,9 @@ class ErasureRequests:
 
     @staticmethod
     def _triggers(session: Session, worker_id: str, scope: str, target: str | None) -> list[str]:
-        if scope == "all":
+        if scope == RequestScope.ALL:
             query = select(Item.id, Item.status).where(Item.worker_id == worker_id)
-        elif scope == "consent":
+        elif scope == RequestScope.CONSENT:
             consent = session.get(Consent, target)
             if consent is None or consent.worker_id != worker_id:
                 raise NotFound("consent", target)
@@ -204,7 +211,7 @@ class ErasureRequests:
             if mine is None:
                 raise NotFound("item", target)
             query = select(Item.id, Item.status).where(Item.id == target)
-        return sorted(i for i, status in session.execute(query) if status == "active")
+        return sorted(i for i, status in session.execute(query) if status == ItemStatus.ACTIVE)
 
     def get(self, session: Session, tenant_id: str, request_id: str) -> ErasureRequest:
         request = session.get(ErasureRequest, request_id)
@@ -226,9 +233,9 @@ class ErasureRequests:
         """The tenant's requests (or one worker's), earliest deadline first, `limit` at a
         time after the key `after`; `status` "overdue" means in progress past the deadline."""
         query = select(ErasureRequest).where(ErasureRequest.tenant_id == tenant_id)
-        if status == "overdue":
+        if status == OVERDUE:
             query = query.where(
-                ErasureRequest.status == "in_progress", ErasureRequest.deadline < now
+                ErasureRequest.status == RequestStatus.IN_PROGRESS, ErasureRequest.deadline < now
             )
         elif status:
             query = query.where(ErasureRequest.status == status)
@@ -253,7 +260,8 @@ class ErasureRequests:
         with self.appender.db.session() as session:
             open_requests = session.scalars(
                 select(ErasureRequest).where(
-                    ErasureRequest.tenant_id == tenant_id, ErasureRequest.status == "in_progress"
+                    ErasureRequest.tenant_id == tenant_id,
+                    ErasureRequest.status == RequestStatus.IN_PROGRESS,
                 )
             ).all()
             finished = [r.id for r in open_requests if self._finished(session, r)]
@@ -264,9 +272,9 @@ class ErasureRequests:
             done = 0
             for request_id in finished:
                 request = writer.session.get(ErasureRequest, request_id)
-                if request is None or request.status != "in_progress":
+                if request is None or request.status != RequestStatus.IN_PROGRESS:
                     continue
-                request.status, request.completed_at = "completed", writer.now()
+                request.status, request.completed_at = RequestStatus.COMPLETED, writer.now()
                 writer.append(
                     log_id,
                     "erasure.request_completed",
@@ -286,14 +294,15 @@ class ErasureRequests:
         if any(e.certificate is None for e in self.erasures(session, request.id)):
             return False
         items = sorted(in_scope(session, request))
-        return all(status == "erased" for status in item_statuses(session, items).values())
+        statuses = item_statuses(session, items).values()
+        return all(status == ItemStatus.ERASED for status in statuses)
 
     @staticmethod
     def overdue(
         session: Session, now: datetime, tenant_id: str | None = None
     ) -> list[ErasureRequest]:
         query = select(ErasureRequest).where(
-            ErasureRequest.status == "in_progress", ErasureRequest.deadline < now
+            ErasureRequest.status == RequestStatus.IN_PROGRESS, ErasureRequest.deadline < now
         )
         if tenant_id is not None:
             query = query.where(ErasureRequest.tenant_id == tenant_id)

@@ -10,11 +10,12 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ledger.clock import format_ts
+from ledger.items.items import ItemStatus
 from ledger.models import Item
-from retention.erasure import OVERDUE_AFTER
+from retention.erasure import OVERDUE_AFTER, ErasureStatus
 from retention.models import Erasure, ErasureRequest, WebhookDelivery
-from retention.requests import ErasureRequests
-from retention.webhooks import overdue_confirmations
+from retention.requests import ErasureRequests, RequestStatus
+from retention.webhooks import DeliveryStatus, overdue_confirmations
 
 UPCOMING = timedelta(days=7)
 LISTED = 100  # overdue and failing things listed by id, beyond their counts
@@ -54,11 +55,12 @@ def retention_status(
         return int(session.scalar(query) or 0)
 
     items = select(func.count()).select_from(Item)
-    active = items.where(Item.status == "active")
+    active = items.where(Item.status == ItemStatus.ACTIVE)
     erasures = select(func.count()).select_from(Erasure)
-    pending = erasures.where(Erasure.status == "pending")
-    done = erasures.where(Erasure.status == "done")
+    pending = erasures.where(Erasure.status == ErasureStatus.PENDING)
+    done = erasures.where(Erasure.status == ErasureStatus.DONE)
     requests = select(func.count()).select_from(ErasureRequest)
+    in_progress = requests.where(ErasureRequest.status == RequestStatus.IN_PROGRESS)
     deliveries = select(func.count()).select_from(WebhookDelivery)
     status = RetentionStatus(now)
     status.items = {
@@ -69,8 +71,8 @@ def retention_status(
         "due_within_7_days": count(
             active.where(Item.delete_after > now, Item.delete_after <= now + UPCOMING), Item
         ),
-        "being_erased": count(items.where(Item.status == "erasing"), Item),
-        "erased": count(items.where(Item.status == "erased"), Item),
+        "being_erased": count(items.where(Item.status == ItemStatus.ERASING), Item),
+        "erased": count(items.where(Item.status == ItemStatus.ERASED), Item),
     }
     status.erasures = {
         "pending": count(pending, Erasure),
@@ -80,14 +82,11 @@ def retention_status(
         "awaiting_certificate": count(done.where(Erasure.certificate.is_(None)), Erasure),
     }
     status.requests = {
-        "in_progress": count(
-            requests.where(ErasureRequest.status == "in_progress"), ErasureRequest
+        "in_progress": count(in_progress, ErasureRequest),
+        "overdue": count(in_progress.where(ErasureRequest.deadline < now), ErasureRequest),
+        "completed": count(
+            requests.where(ErasureRequest.status == RequestStatus.COMPLETED), ErasureRequest
         ),
-        "overdue": count(
-            requests.where(ErasureRequest.status == "in_progress", ErasureRequest.deadline < now),
-            ErasureRequest,
-        ),
-        "completed": count(requests.where(ErasureRequest.status == "completed"), ErasureRequest),
     }
     unconfirmed = done.where(Erasure.confirmed_at.is_(None), Erasure.confirm_by.is_not(None))
     status.confirmations = {
@@ -96,14 +95,14 @@ def retention_status(
         "confirmed": count(done.where(Erasure.confirmed_at.is_not(None)), Erasure),
     }
     status.webhooks = {
-        state: count(deliveries.where(WebhookDelivery.status == state), WebhookDelivery)
-        for state in ("pending", "delivered", "failed")
+        state.value: count(deliveries.where(WebhookDelivery.status == state), WebhookDelivery)
+        for state in DeliveryStatus
     }
     status.overdue_requests = [
         {"id": r.id, "deadline": format_ts(r.deadline), "tenant": r.tenant_id}
         for r in ErasureRequests.overdue(session, now, tenant_id)[:LISTED]
     ]
-    failing = select(Erasure).where(Erasure.status == "pending", Erasure.attempts > 0)
+    failing = select(Erasure).where(Erasure.status == ErasureStatus.PENDING, Erasure.attempts > 0)
     if tenant_id is not None:
         failing = failing.where(Erasure.tenant_id == tenant_id)
     status.failing_erasures = [

@@ -8,7 +8,6 @@ service clock, which outside tests is the database's (ledger.clock.DatabaseClock
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ledger.clock import Clock, format_ts
 from ledger.errors import Conflict, NotFound
+from ledger.items.items import ItemKind, ItemStatus
 from ledger.log.appender import Appender, LogWriter
 from ledger.log.entries import ID, EntryType, obj, register
 from ledger.log.keys import KeyRing
@@ -27,14 +27,14 @@ from ledger.models import Item, Log, LogEntry, Tenant
 from ledger.vault.vault import Vault
 from retention.certificates import sign_certificate
 from retention.erasure import (
-    CONSENT_WITHDRAWN,
     ERASE_LIMIT,
     OVERDUE_AFTER,
     PLAN_LIMIT,
-    RETENTION_ENDED,
     Claim,
     Erased,
     Eraser,
+    ErasureReason,
+    ErasureStatus,
     owner_of,
     plan,
     withdrawn_clips,
@@ -110,12 +110,12 @@ class Retention:
             # Clips first, a worker's together (one erasure for them); what derives from a
             # due clip is due no later and comes with it; derived items left over follow.
             due: Sequence[Any] = []
-            for kind in (Item.kind == "clip", Item.kind != "clip"):
+            for kind in (Item.kind == ItemKind.CLIP, Item.kind != ItemKind.CLIP):
                 due = session.execute(
                     select(Item.id, Item.delete_after)
                     .where(
                         Item.tenant_id == tenant_id,
-                        Item.status == "active",
+                        Item.status == ItemStatus.ACTIVE,
                         Item.delete_after <= now,
                         kind,
                     )
@@ -132,11 +132,15 @@ class Retention:
                     writer,
                     tenant_id,
                     log_id,
-                    Claim(RETENTION_ENDED, owner_of(session, ids), deadline),
+                    Claim(ErasureReason.RETENTION_ENDED, owner_of(session, ids), deadline),
                 )
             withdrawn = withdrawn_clips(session, tenant_id, PLAN_LIMIT)
             if withdrawn:
-                claim = Claim(CONSENT_WITHDRAWN, owner_of(session, withdrawn), now + OVERDUE_AFTER)
+                claim = Claim(
+                    ErasureReason.CONSENT_WITHDRAWN,
+                    owner_of(session, withdrawn),
+                    now + OVERDUE_AFTER,
+                )
                 made += plan(writer, tenant_id, log_id, claim)
             return len(made)
 
@@ -151,7 +155,7 @@ class Retention:
                 select(Item.id)
                 .where(
                     Item.tenant_id == tenant_id,
-                    Item.status == "active",
+                    Item.status == ItemStatus.ACTIVE,
                     Item.delete_after <= self.clock.now(),
                 )
                 .limit(1)
@@ -166,7 +170,7 @@ class Retention:
                         select(Erasure.id)
                         .where(
                             Erasure.tenant_id == tenant_id,
-                            Erasure.status == "pending",
+                            Erasure.status == ErasureStatus.PENDING,
                             Erasure.next_attempt_at <= self.clock.now(),
                         )
                         .order_by(Erasure.deadline, Erasure.id)
@@ -185,7 +189,8 @@ class Retention:
         if grown:  # signing locks the logs: only those that grew
             self.appender.checkpoint(grown)
             if grown := self._uncovered(grown):
-                time.sleep(self.appender.checkpoint_interval.total_seconds())
+                # The interval runs on the appender's clock: a fake one moves on at once.
+                self.appender.clock.sleep(self.appender.checkpoint_interval.total_seconds())
                 self.appender.checkpoint(grown)
 
     def _uncovered(self, logs: list[str]) -> list[str]:
@@ -216,7 +221,7 @@ class Retention:
                 select(Erasure)
                 .where(
                     Erasure.tenant_id == tenant_id,
-                    Erasure.status == "done",
+                    Erasure.status == ErasureStatus.DONE,
                     Erasure.certificate.is_(None),
                     Erasure.log_index < checkpoint.tree_size,
                 )
@@ -291,7 +296,7 @@ class Retention:
 
         def work(writer: LogWriter) -> Erasure:
             erasure = self.get(writer.session, tenant_id, erasure_id)
-            if erasure.status != "done":
+            if erasure.status != ErasureStatus.DONE:
                 raise Conflict(f"erasure {erasure_id} is still {erasure.status}")
             if erasure.confirmed_at is None:
                 erasure.confirmed_at = writer.now()

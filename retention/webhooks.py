@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 import urllib3
@@ -34,9 +35,21 @@ from ledger.log.entries import ID, EntryType, obj, register
 from ledger.log.reader import tenant_log_id
 from ledger.pages import Key, Page, cut, keyset
 from ledger.vault.vault import Vault
+from retention.erasure import ErasureStatus
 from retention.models import Erasure, WebhookDelivery, WebhookEndpoint
 
 EVENT = "erasure.completed"
+
+
+class DeliveryStatus(StrEnum):
+    """A message is `pending` (due now or at its next attempt) until the endpoint answers
+    2xx (`delivered`) or the schedule runs out (`failed`)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
 # After the first attempt, wait this long before each retry (the Standard Webhooks schedule).
 SCHEDULE = (
     timedelta(seconds=5),
@@ -189,7 +202,7 @@ class Webhooks:
                     manifest_id=manifest_id,
                     event=event,
                     body=body,
-                    status="pending",
+                    status=DeliveryStatus.PENDING,
                     attempts=0,
                     next_attempt_at=now,
                     created_at=now,
@@ -213,7 +226,7 @@ class Webhooks:
                 session.scalars(
                     select(WebhookDelivery)
                     .where(
-                        WebhookDelivery.status == "pending",
+                        WebhookDelivery.status == DeliveryStatus.PENDING,
                         WebhookDelivery.next_attempt_at <= now,
                     )
                     .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
@@ -264,16 +277,16 @@ class Webhooks:
     ) -> None:
         with self.appender.db.write() as session, session.begin():
             delivery = session.get(WebhookDelivery, delivery_id)
-            if delivery is None or delivery.status != "pending":
+            if delivery is None or delivery.status != DeliveryStatus.PENDING:
                 return
             now = self.clock.now()
             delivery.attempts += 1
             delivery.last_status, delivery.last_error = status, error
             if error is None:
-                delivery.status, delivery.delivered_at = "delivered", now
+                delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now
                 result.delivered += 1
             elif delivery.attempts > len(SCHEDULE):
-                delivery.status = "failed"
+                delivery.status = DeliveryStatus.FAILED
                 result.failed += 1
             else:
                 delivery.next_attempt_at = now + SCHEDULE[delivery.attempts - 1]
@@ -303,7 +316,9 @@ def overdue_confirmations(
     session: Session, now: datetime, tenant_id: str | None = None
 ) -> list[Erasure]:
     query = select(Erasure).where(
-        Erasure.status == "done", Erasure.confirmed_at.is_(None), Erasure.confirm_by < now
+        Erasure.status == ErasureStatus.DONE,
+        Erasure.confirmed_at.is_(None),
+        Erasure.confirm_by < now,
     )
     if tenant_id is not None:
         query = query.where(Erasure.tenant_id == tenant_id)

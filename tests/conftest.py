@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from api.settings import Settings
 from ledger.clock import FakeClock
 from tests.support import entries as _entries  # noqa: F401  (registers test.event)
 from tests.support.browser import HAVE_CHROMIUM, MISSING
+from tests.support.cli import Custody, same_process
 from tests.support.databases import PostgresTemplate, SqliteTemplate, postgres_url
 from tests.support.platform import Api
 from tests.support.s3 import moto_server
@@ -26,6 +25,27 @@ BACKENDS = ["sqlite"] + (["postgresql"] if _PG_URL else [])
 def pytest_report_header() -> list[str]:
     browser = "Chromium, headless" if HAVE_CHROMIUM else f"NONE: {MISSING}"
     return [f"custody test databases: {', '.join(BACKENDS)}", f"custody browser tests: {browser}"]
+
+
+# Left out of the fast loop (`-m "not slow"`): a real browser, a served `custody serve`,
+# processes started, killed or raced, the API fuzzed, load and soak runs.
+SLOW = (
+    "tests/browser/",
+    "tests/client/",
+    "tests/functional/test_api_fuzz.py",
+    "tests/functional/test_load_driver.py",
+    "tests/functional/test_process_roles.py",
+    "tests/functional/test_redaction_faults.py",
+    "tests/functional/test_retention_faults.py",
+    "tests/functional/test_scaleout_layout.py",
+    "tests/functional/test_soak_year.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -91,22 +111,29 @@ def env(settings: Settings) -> dict[str, str]:
 
 
 @pytest.fixture
-def custody(env: dict[str, str]):  # type: ignore[no-untyped-def]
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "api", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"custody {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-            )
-        return result
+def custody(env: dict[str, str]) -> Custody:
+    """The `custody` command against this test's database, run in this process (CliRunner)."""
+    return Custody(env, same_process)
 
-    return run
+
+@pytest.fixture
+def custody_process(env: dict[str, str]) -> Custody:
+    """The `custody` command in a process of its own, for what must really run as one: a
+    role or a server that keeps running, signals, a process that dies, what happens on
+    import."""
+    return Custody(env, same_process).in_own_process()
+
+
+@pytest.fixture
+def custody_offline(tmp_path: Path) -> Custody:
+    """The `custody` command with no CUSTODY_* settings and no database, run in `tmp_path`
+    (where the default ./custody-data would appear), for what needs none: verifying files,
+    redacting a local file, the OpenAPI document, help."""
+    return Custody(
+        {k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")},
+        same_process,
+        cwd=tmp_path,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ checked against it, and each CSV row must say what its JSON Lines row says.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import hashlib
 import heapq
@@ -105,12 +106,13 @@ class _Check:
     # --- checkpoints ---------------------------------------------------------------------
 
     def _checkpoints(self) -> bytes:
-        opened = [
-            open_checkpoint(
-                StoredCheckpoint(int(c["tree_size"]), c["note"]), self.report, self.keys
-            )
-            for c in _jsonl(self.bundle, CHECKPOINTS)
-        ]
+        with contextlib.closing(_jsonl(self.bundle, CHECKPOINTS)) as lines:  # closed on a failure
+            opened = [
+                open_checkpoint(
+                    StoredCheckpoint(int(c["tree_size"]), c["note"]), self.report, self.keys
+                )
+                for c in lines
+            ]
         self.report.checkpoints = len(opened)
         seen = [
             open_checkpoint(StoredCheckpoint(-1, note), self.report, self.keys, trusted=True)
@@ -128,10 +130,11 @@ class _Check:
                     f"log truncated: you saw a checkpoint at tree size {size}, but the bundle "
                     f"rests on tree size {self.size}"
                 )
-        proofs = {
-            (int(p["first"]), int(p["second"])): [base64.b64decode(h) for h in p["proof"]]
-            for p in _jsonl(self.bundle, CONSISTENCY)
-        }
+        with contextlib.closing(_jsonl(self.bundle, CONSISTENCY)) as lines:
+            proofs = {
+                (int(p["first"]), int(p["second"])): [base64.b64decode(h) for h in p["proof"]]
+                for p in lines
+            }
         sizes = sorted(roots)
         for first, second in itertools.pairwise(sizes):
             if (first, second) not in proofs:
@@ -161,26 +164,27 @@ class _Check:
     def _walk(self, root: bytes, citations: Iterator[tuple[int, str, str]]) -> None:
         cited = next(citations, None)
         expected, prev = self.lo, None
-        for line in _jsonl(self.bundle, ENTRIES):
-            index = int(line["index"])
-            if index != expected:
-                if index > expected:
-                    raise VerificationError(f"entry {expected} is missing", expected)
-                raise VerificationError(f"entry {index} appears twice", index)
-            body = base64.b64decode(line["entry"], validate=True)
-            entry = self._entry(index, body, line, root, prev)
-            mentions = None
-            while cited is not None and cited[0] == index:
-                mentions = mentions or _strings(entry)
-                if cited[2] not in mentions:
-                    raise VerificationError(
-                        f"projections/{cited[1]}: a row cites entry {index}, which does not "
-                        f"mention {cited[2]}",
-                        index,
-                    )
-                cited = next(citations, None)
-            prev = merkle.leaf_hash(body)
-            expected += 1
+        with contextlib.closing(_jsonl(self.bundle, ENTRIES)) as lines:  # closed on a failure
+            for line in lines:
+                index = int(line["index"])
+                if index != expected:
+                    if index > expected:
+                        raise VerificationError(f"entry {expected} is missing", expected)
+                    raise VerificationError(f"entry {index} appears twice", index)
+                body = base64.b64decode(line["entry"], validate=True)
+                entry = self._entry(index, body, line, root, prev)
+                mentions = None
+                while cited is not None and cited[0] == index:
+                    mentions = mentions or _strings(entry)
+                    if cited[2] not in mentions:
+                        raise VerificationError(
+                            f"projections/{cited[1]}: a row cites entry {index}, which does "
+                            f"not mention {cited[2]}",
+                            index,
+                        )
+                    cited = next(citations, None)
+                prev = merkle.leaf_hash(body)
+                expected += 1
         if expected < self.hi:
             raise VerificationError(
                 f"entries truncated: entry {expected} is missing (the bundle names entries up "
@@ -243,12 +247,13 @@ class _Check:
         """Compare a projection's JSON Lines with its CSV twin, row by row; yield the rows
         that cite an entry of the bundle as (index, table, the value the entry must hold)."""
         name, columns, cites = table["name"], table["columns"], table.get("cites")
-        with self.bundle.open(f"projections/{name}.csv") as raw:
+        lines = contextlib.closing(_jsonl(self.bundle, f"projections/{name}.jsonl"))
+        with self.bundle.open(f"projections/{name}.csv") as raw, lines as rows:
             twin = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
             if next(twin, None) != columns:
                 raise VerificationError(f"projections/{name}.csv: the header is not {columns}")
             count, last = 0, -1
-            for row in _jsonl(self.bundle, f"projections/{name}.jsonl"):
+            for row in rows:
                 count += 1
                 if list(row) != columns:
                     raise VerificationError(f"projections/{name}.jsonl row {count}: bad columns")
@@ -306,7 +311,7 @@ def _sha256(bundle: zipfile.ZipFile, name: str) -> str:
     return digest.hexdigest()
 
 
-def _jsonl(bundle: zipfile.ZipFile, name: str) -> Iterator[dict[str, Any]]:
+def _jsonl(bundle: zipfile.ZipFile, name: str) -> Generator[dict[str, Any]]:
     with bundle.open(name) as handle:
         for line in handle:
             if line.strip():

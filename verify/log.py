@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,46 +114,47 @@ def _verify(
     consistency: ConsistencySource | None,
     trusted: Sequence[str],
 ) -> None:
+    roots_at = _signed_roots(report, checkpoints, log_keys, trusted)
+    frontier = _walk(report.log_id, entries, roots_at)
+    report.entries = frontier.size
+    report.root = frontier.root()
+    _check_head(frontier.size, report.root, max(roots_at, default=0), expected_size, expected_root)
+    if consistency is not None:
+        roots_at.setdefault(frontier.size, report.root)
+        _check_consistency(roots_at, consistency)
+    report.checkpoints = len(checkpoints)
+
+
+def _signed_roots(
+    report: LogReport,
+    checkpoints: Sequence[StoredCheckpoint],
+    log_keys: Sequence[tuple[str, bytes]],
+    trusted: Sequence[str],
+) -> dict[int, bytes]:
+    """The root signed at each tree size, from the stored checkpoints and those the caller
+    saw before; two different roots at one size are a fork."""
     signed = [open_checkpoint(cp, report, log_keys) for cp in checkpoints]
     signed += [
         open_checkpoint(StoredCheckpoint(-1, note), report, log_keys, trusted=True)
         for note in trusted
     ]
-    signed.sort(key=lambda pair: pair[0])
     roots_at: dict[int, bytes] = {}
-    for size, root in signed:
+    for size, root in sorted(signed, key=lambda pair: pair[0]):
         if roots_at.setdefault(size, root) != root:
             raise VerificationError(f"two signed checkpoints at size {size} disagree (a fork)")
+    return roots_at
 
+
+def _walk(
+    log_id: str, entries: Iterable[StoredEntry], roots_at: dict[int, bytes]
+) -> merkle.Frontier:
+    """Re-hash every entry in order, checking its place and chain, and the root at every
+    signed size."""
     frontier = merkle.Frontier()
     prev: bytes | None = None
     for stored in entries:
-        position = frontier.size
-        if stored.index != position:
-            if stored.index > position:
-                raise VerificationError(f"entry {position} is missing", position)
-            raise VerificationError(f"entry {stored.index} appears twice", stored.index)
-        entry = parse_entry(stored.body, position)
-        if entry["seq"] != position:
-            raise VerificationError(
-                f"entry {position} carries seq {entry['seq']}: entries were moved or swapped",
-                position,
-            )
-        if entry["log"] != report.log_id:
-            raise VerificationError(f"entry {position} belongs to log {entry['log']}", position)
-        leaf = merkle.leaf_hash(stored.body)
-        if stored.leaf_hash is not None and stored.leaf_hash != leaf:
-            raise VerificationError(
-                f"entry {position} was changed: its bytes no longer hash to its leaf hash",
-                position,
-            )
-        if _b64_or_none(entry["prev"], position) != prev:
-            bad = position - 1 if position else 0
-            raise VerificationError(
-                f"entry {bad} was changed: entry {position}'s prev does not match its hash", bad
-            )
-        frontier.append(leaf)
-        prev = leaf
+        prev = _check_entry(stored, frontier.size, log_id, prev)
+        frontier.append(prev)
         size = frontier.size
         if size in roots_at and frontier.root() != roots_at[size]:
             raise VerificationError(
@@ -160,41 +162,76 @@ def _verify(
                 f"signed at tree size {size}",
                 size - 1,
             )
-    report.entries = frontier.size
-    report.root = frontier.root()
+    return frontier
 
-    if signed and signed[-1][0] > frontier.size:
+
+def _check_entry(stored: StoredEntry, position: int, log_id: str, prev: bytes | None) -> bytes:
+    """Check one entry at `position` after the entry whose leaf hash is `prev`; return its
+    leaf hash."""
+    if stored.index != position:
+        if stored.index > position:
+            raise VerificationError(f"entry {position} is missing", position)
+        raise VerificationError(f"entry {stored.index} appears twice", stored.index)
+    entry = parse_entry(stored.body, position)
+    if entry["seq"] != position:
         raise VerificationError(
-            f"log truncated: a checkpoint is signed at tree size {signed[-1][0]} but only "
-            f"{frontier.size} entries are present; entry {frontier.size} is missing",
-            frontier.size,
+            f"entry {position} carries seq {entry['seq']}: entries were moved or swapped",
+            position,
         )
-    if expected_size is not None and expected_size != frontier.size:
-        if expected_size > frontier.size:
+    if entry["log"] != log_id:
+        raise VerificationError(f"entry {position} belongs to log {entry['log']}", position)
+    leaf = merkle.leaf_hash(stored.body)
+    if stored.leaf_hash is not None and stored.leaf_hash != leaf:
+        raise VerificationError(
+            f"entry {position} was changed: its bytes no longer hash to its leaf hash",
+            position,
+        )
+    if _b64_or_none(entry["prev"], position) != prev:
+        bad = position - 1 if position else 0
+        raise VerificationError(
+            f"entry {bad} was changed: entry {position}'s prev does not match its hash", bad
+        )
+    return leaf
+
+
+def _check_head(
+    size: int,
+    root: bytes,
+    largest_signed: int,
+    expected_size: int | None,
+    expected_root: bytes | None,
+) -> None:
+    """The entries found against the largest signed size and the head row's size and root."""
+    if largest_signed > size:
+        raise VerificationError(
+            f"log truncated: a checkpoint is signed at tree size {largest_signed} but only "
+            f"{size} entries are present; entry {size} is missing",
+            size,
+        )
+    if expected_size is not None and expected_size != size:
+        if expected_size > size:
             raise VerificationError(
-                f"log truncated: the head says {expected_size} entries, found {frontier.size}; "
-                f"entry {frontier.size} is missing",
-                frontier.size,
+                f"log truncated: the head says {expected_size} entries, found {size}; "
+                f"entry {size} is missing",
+                size,
             )
-        raise VerificationError(
-            f"the head says {expected_size} entries but {frontier.size} are present"
-        )
-    if expected_root is not None and expected_root != report.root:
+        raise VerificationError(f"the head says {expected_size} entries but {size} are present")
+    if expected_root is not None and expected_root != root:
         raise VerificationError("the head's root hash does not match the entries")
 
-    if consistency is not None:
-        sizes = sorted({size for size, _ in signed if size > 0} | {frontier.size} - {0})
-        roots_at.setdefault(frontier.size, report.root)
-        for first, second in zip(sizes, sizes[1:], strict=False):
-            try:
-                merkle.verify_consistency(
-                    first, second, consistency(first, second), roots_at[first], roots_at[second]
-                )
-            except (merkle.ProofError, LookupError) as exc:
-                raise VerificationError(
-                    f"checkpoint at size {first} is not consistent with size {second}: {exc}"
-                ) from exc
-    report.checkpoints = len(checkpoints)
+
+def _check_consistency(roots_at: dict[int, bytes], consistency: ConsistencySource) -> None:
+    """RFC 9162 consistency between each pair of neighbouring signed sizes."""
+    sizes = sorted(size for size in roots_at if size > 0)
+    for first, second in itertools.pairwise(sizes):
+        try:
+            merkle.verify_consistency(
+                first, second, consistency(first, second), roots_at[first], roots_at[second]
+            )
+        except (merkle.ProofError, LookupError) as exc:
+            raise VerificationError(
+                f"checkpoint at size {first} is not consistent with size {second}: {exc}"
+            ) from exc
 
 
 def open_checkpoint(
@@ -267,7 +304,7 @@ def _b64_or_none(value: str | None, position: int) -> bytes | None:
 # --- published keys --------------------------------------------------------------------------
 
 
-def keys_from_document(document: dict[str, Any]) -> list[tuple[str, bytes]]:
+def keys_from_document(document: Mapping[str, Any]) -> list[tuple[str, bytes]]:
     """The log keys of a published key document (/.well-known/custody-keys)."""
     keys = []
     for key in document.get("keys", []):

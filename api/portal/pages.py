@@ -27,7 +27,6 @@ from flask_babel import get_locale, gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from api.access import peek, redeem
-from api.consents import in_force
 from api.deps import container
 from api.deps import session as db
 from api.errors import LINK_PROBLEMS
@@ -37,11 +36,11 @@ from api.reports import send_issued
 from api.throttle import TooManyAttempts
 from ledger.access.apikeys import Principal
 from ledger.access.links import LinkRefused
-from ledger.consent.consents import Actor
+from ledger.consent.consents import Actor, ActorKind, consent_family, purposes_in_force
 from ledger.errors import Conflict, NotFound, TryLater
 from ledger.models import Consent, ConsentEvent, Tenant
 from reports.worker import counts
-from retention.requests import RequestIn, consent_family
+from retention.requests import RequestIn, RequestScope
 
 bp = APIBlueprint(  # an APIBlueprint only to be left out of the OpenAPI document
     "portal",
@@ -185,7 +184,7 @@ def _consents() -> list[tuple[Consent, list[ConsentEvent]]]:
 
 @bp.get("/consents")
 def consents() -> Response:
-    return page("consents.html", consents=_consents(), in_force=in_force)
+    return page("consents.html", consents=_consents(), in_force=purposes_in_force)
 
 
 def _own_consent(consent_id: str) -> Consent:
@@ -223,7 +222,7 @@ def _download(body: bytes, mimetype: str, filename: str) -> Response:
 @bp.route("/consents/<consent_id>/withdraw", methods=["GET", "POST"])
 def withdraw(consent_id: str) -> Response:
     consent = _own_consent(consent_id)
-    open_purposes = in_force(consent)
+    open_purposes = purposes_in_force(consent)
     if not open_purposes:
         flash(gettext("Nothing of this agreement is in force any more."))
         return redirect(url_for("portal.consents"), 303)  # type: ignore[return-value]
@@ -246,7 +245,7 @@ def withdraw(consent_id: str) -> Response:
             worker().tenant_id,
             consent.id,
             sorted(chosen) if not everything else None,
-            Actor("worker", me()),
+            Actor(ActorKind.WORKER, me()),
         )
     except Conflict:  # withdrawn meanwhile, in another tab or by the platform
         flash(gettext("This was already withdrawn."))
@@ -270,7 +269,7 @@ def recordings() -> Response:
 
 @dataclass(frozen=True)
 class _Scope:
-    scope: str
+    scope: RequestScope
     consent: str | None
     item: str | None
     clips: list[str]
@@ -279,17 +278,18 @@ class _Scope:
 def _scope() -> _Scope:
     """What the erasure form asks for, checked to be the worker's own."""
     mine, scope = me(), request.form.get("scope", "")
-    if scope == "all":
-        return _Scope("all", None, None, records.clips_of(db(), mine, None))
-    if scope == "consent":
+    if scope == RequestScope.ALL:
+        return _Scope(RequestScope.ALL, None, None, records.clips_of(db(), mine, None))
+    if scope == RequestScope.CONSENT:
         consent = _own_consent(request.form.get("consent", ""))
         family = consent_family(db(), mine, consent.id)
-        return _Scope("consent", consent.id, None, records.clips_of(db(), mine, family))
-    if scope == "item":
+        clips = records.clips_of(db(), mine, family)
+        return _Scope(RequestScope.CONSENT, consent.id, None, clips)
+    if scope == RequestScope.ITEM:
         clip = records.recording(db(), mine, request.form.get("item", ""))
         if clip is None:
             raise NotFound("recording")
-        return _Scope("item", None, clip.id, [clip.id])
+        return _Scope(RequestScope.ITEM, None, clip.id, [clip.id])
     raise NotFound("scope")
 
 

@@ -9,6 +9,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledger.items.decisions import Verdict
+from ledger.items.items import ItemKind, ItemStatus
 from ledger.models import Item, ItemRoot, UseDecision
 from redaction.models import Redaction
 from retention.models import Erasure, ErasureRequest
@@ -36,7 +38,7 @@ def recordings(session: Session, worker_id: str, page: int) -> tuple[list[Record
     """One page of the worker's recordings, newest first, and whether more follow."""
     clips = session.scalars(
         select(Item)
-        .where(Item.worker_id == worker_id, Item.kind == "clip")
+        .where(Item.worker_id == worker_id, Item.kind == ItemKind.CLIP)
         .order_by(Item.created_at.desc(), Item.id)
         .offset(page * PAGE)
         .limit(PAGE + 1)
@@ -60,7 +62,7 @@ def recordings(session: Session, worker_id: str, page: int) -> tuple[list[Record
             func.max(UseDecision.at),
         )
         .join(UseDecision, UseDecision.item_id == ItemRoot.item_id)
-        .where(ItemRoot.clip_id.in_(ids), UseDecision.decision == "allow")
+        .where(ItemRoot.clip_id.in_(ids), UseDecision.decision == Verdict.ALLOW)
         .group_by(ItemRoot.clip_id, UseDecision.purpose, UseDecision.recipient)
         .order_by(ItemRoot.clip_id, UseDecision.purpose, UseDecision.recipient)
     ):
@@ -77,7 +79,7 @@ def recordings(session: Session, worker_id: str, page: int) -> tuple[list[Record
 def recording(session: Session, worker_id: str, item_id: str) -> Item | None:
     """The worker's own recording, or None."""
     clip = session.get(Item, item_id)
-    if clip is None or clip.worker_id != worker_id or clip.kind != "clip":
+    if clip is None or clip.worker_id != worker_id or clip.kind != ItemKind.CLIP:
         return None
     return clip
 
@@ -87,16 +89,16 @@ def in_scope(session: Session, clip_ids: list[str]) -> tuple[int, int]:
     reached = session.execute(
         select(Item.kind, func.count(func.distinct(Item.id)))
         .join(ItemRoot, ItemRoot.item_id == Item.id)
-        .where(ItemRoot.clip_id.in_(clip_ids), Item.status == "active")
+        .where(ItemRoot.clip_id.in_(clip_ids), Item.status == ItemStatus.ACTIVE)
         .group_by(Item.kind)
     ).all()
-    clips = sum(n for kind, n in reached if kind == "clip")
+    clips = sum(n for kind, n in reached if kind == ItemKind.CLIP)
     return clips, sum(n for _, n in reached) - clips
 
 
 def clips_of(session: Session, worker_id: str, consent_ids: set[str] | None) -> list[str]:
     """The worker's recordings, or those under these consents."""
-    query = select(Item.id).where(Item.worker_id == worker_id, Item.kind == "clip")
+    query = select(Item.id).where(Item.worker_id == worker_id, Item.kind == ItemKind.CLIP)
     if consent_ids is not None:
         query = query.where(Item.consent_id.in_(consent_ids))
     return list(session.scalars(query))

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from flask_babel import format_date, format_datetime, gettext, ngettext
 
+from ledger.consent.vocabulary import PLATFORM
 from reports import words
 
 TABLES = {
@@ -37,7 +38,7 @@ def recipients(kind: str, parties: list[str]) -> str:
 
 
 def recipient(name: str) -> str:
-    return str(gettext("the platform")) if name == "platform" else name
+    return str(gettext("the platform")) if name == PLATFORM else name
 
 
 def duration(value: str) -> str:

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -17,13 +18,31 @@ from sqlalchemy.orm import Session
 from ledger.errors import Conflict, InvalidRequest, NotFound
 from ledger.ids import random_token
 from ledger.log.appender import Appender, LogWriter
+from ledger.log.entries import ID, EntryType, obj, register
 from ledger.log.reader import LogReader, tenant_log_id
 from ledger.models import ApiKey, Tenant
 from ledger.pages import Key, Page, cut, keyset
 
-ROLES = ("platform", "auditor", "admin")
+
+class Role(StrEnum):
+    """What a principal may do: an API key's role (platform, auditor, admin), or `worker`
+    for a worker token, which reaches only its own worker's records and is never a key's."""
+
+    PLATFORM = "platform"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+    WORKER = "worker"
+
+
+# The roles an API key can have, as plain strings (they are JSON Schema and OpenAPI enums).
+ROLES = tuple(r.value for r in Role if r is not Role.WORKER)
 TOKEN_PREFIX = "cust_"
 _TOKEN = re.compile(r"^cust_([a-z2-7]{16})_([a-z2-7]{32})$")
+
+APIKEY_CREATED = register(
+    EntryType("apikey.created", 1, obj({"key": ID, "role": {"enum": list(ROLES)}}))
+)
+APIKEY_REVOKED = register(EntryType("apikey.revoked", 1, obj({"key": ID})))
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,14 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ledger.access.apikeys import Principal
+from ledger.access.apikeys import Principal, Role
 from ledger.clock import Clock
 from ledger.consent.consents import find_worker
 from ledger.db import Database
@@ -46,10 +47,18 @@ def derive_key(master: bytes, purpose: bytes) -> bytes:
     return HKDF(hashes.SHA256(), 32, salt=None, info=b"custody/" + purpose).derive(master)
 
 
-class LinkRefused(CustodyError):
-    """An access link that cannot be used: `reason` is invalid, expired or used."""
+class Refusal(StrEnum):
+    """Why an access link cannot be used."""
 
-    def __init__(self, reason: str) -> None:
+    INVALID = "invalid"
+    EXPIRED = "expired"
+    USED = "used"
+
+
+class LinkRefused(CustodyError):
+    """An access link that cannot be used, and why."""
+
+    def __init__(self, reason: Refusal) -> None:
         super().__init__(f"access link {reason}")
         self.reason = reason
 
@@ -121,7 +130,7 @@ class WorkerAccess:
     def _verified_id(self, token: str) -> str:
         match = _LINK.fullmatch(token)
         if match is None or not hmac.compare_digest(match[2], self._mac(match[1])):
-            raise LinkRefused("invalid")
+            raise LinkRefused(Refusal.INVALID)
         return match[1]
 
     def peek(self, token: str) -> AccessLink:
@@ -135,11 +144,11 @@ class WorkerAccess:
     @staticmethod
     def _refuse(link: AccessLink | None, now: datetime) -> None:
         if link is None:
-            raise LinkRefused("invalid")
+            raise LinkRefused(Refusal.INVALID)
         if link.used_at is not None:
-            raise LinkRefused("used")
+            raise LinkRefused(Refusal.USED)
         if link.expires_at <= now:
-            raise LinkRefused("expired")
+            raise LinkRefused(Refusal.EXPIRED)
 
     def redeem(self, token: str) -> Grant:
         """Use the link (once: of two at the same moment, one wins) and open a session."""
@@ -158,7 +167,7 @@ class WorkerAccess:
             link = session.get(AccessLink, link_id)
             if taken.rowcount != 1:  # type: ignore[attr-defined]
                 self._refuse(link, now)
-                raise LinkRefused("used")  # taken by a concurrent redemption
+                raise LinkRefused(Refusal.USED)  # taken by a concurrent redemption
             assert link is not None
             secret = f"{TOKEN_PREFIX}{random_token(32)}"
             opened = WorkerSession(
@@ -185,7 +194,7 @@ class WorkerAccess:
         )
         if found is None or found.ended_at is not None or found.expires_at <= self.clock.now():
             return None
-        return Principal(found.tenant_id, "worker", found.id, worker_id=found.worker_id)
+        return Principal(found.tenant_id, Role.WORKER, found.id, worker_id=found.worker_id)
 
     def end(self, session_id: str) -> None:
         """Sign out: the token stops working at once."""

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import Any
 
 import isodate
@@ -43,6 +44,31 @@ RECEIPT_VERSION = "custody-consent-receipt/1"
 WITHDRAWAL_VERSION = "custody-withdrawal-receipt/1"
 _TERMS = {"type": "array", "uniqueItems": True, "minItems": 1}
 _HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+
+
+class ConsentStatus(StrEnum):
+    """A consent is `active` until an amendment replaces it (`superseded`) or every purpose
+    of it is withdrawn (`withdrawn`); a partial withdrawal leaves it active."""
+
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+    WITHDRAWN = "withdrawn"
+
+
+class ConsentEventKind(StrEnum):
+    """A consent's history: given, superseded by an amendment, withdrawn (some or all)."""
+
+    GIVEN = "given"
+    SUPERSEDED = "superseded"
+    WITHDRAWN = "withdrawn"
+
+
+class ActorKind(StrEnum):
+    """Who withdraws: the platform (through an API key) or the worker (a worker token)."""
+
+    PLATFORM = "platform"
+    WORKER = "worker"
+
 
 CONSENT_GIVEN = register(
     EntryType(
@@ -78,7 +104,7 @@ CONSENT_WITHDRAWN = register(
                 "consent": ID,
                 "purposes": {**_TERMS, "items": {"enum": list(PURPOSES)}},
                 "complete": {"type": "boolean"},
-                "by": {"enum": ["platform", "worker"]},
+                "by": {"enum": [k.value for k in ActorKind]},
                 "receipt": _HEX64,
             }
         ),
@@ -112,7 +138,7 @@ class Actor:
     """Who acts: the platform (through one of its API keys) or the worker themselves (through
     a worker token, scoped to that worker: any other worker's consent is not found)."""
 
-    kind: str  # "platform" or "worker"
+    kind: ActorKind
     id: str  # the API key id, or the worker's pseudonym
 
 
@@ -228,47 +254,13 @@ class ConsentService:
     def give(self, tenant_id: str, request: ConsentRequest) -> GivenConsent:
         _check(request)
         log_id = tenant_log_id(self.appender.db, tenant_id)
-        terms: dict[str, Any] = {
-            "jurisdiction": request.jurisdiction,
-            "collection_method": request.collection_method,
-            "purposes": sorted(request.purposes),
-            "data_categories": sorted(request.data_categories),
-            "recipients": request.recipients,
-            "parties": sorted(request.parties),
-            "retention": request.retention,
-            "bystanders_may_appear": request.bystanders_may_appear,
-            "bystanders_consented": request.bystanders_consented,
-            "minors_may_appear": request.minors_may_appear,
-            "minors_guardian_consent": request.minors_guardian_consent,
-            "worker_is_minor": request.worker_is_minor,
-            "guardian_consented": request.guardian is not None,
-        }
+        terms = _terms(request)
 
         def work(writer: LogWriter) -> GivenConsent:
             session = writer.session
-            policy = session.get(Policy, (tenant_id, request.policy_version))
-            if policy is not None:
-                beyond = sorted(set(request.purposes) - set(policy.purposes))
-                if beyond:
-                    raise InvalidRequest(
-                        f"policy version {policy.version} does not ask for: {', '.join(beyond)}",
-                        "purposes",
-                    )
-                if policy.url != request.policy_url:
-                    raise InvalidRequest(
-                        f"policy version {policy.version} was published at {policy.url}",
-                        "policy_url",
-                    )
+            _check_policy(session, tenant_id, request)
             worker = _worker(writer, tenant_id, request.worker)
-            old: Consent | None = None
-            if request.amends is not None:
-                old = session.get(Consent, request.amends, with_for_update=True)
-                if old is None or old.tenant_id != tenant_id or old.worker_id != worker.id:
-                    raise InvalidRequest("amends must name a consent of the same worker", "amends")
-                if old.status != "active":
-                    raise Conflict(
-                        f"consent {old.id} is {old.status}; only an active one can be amended"
-                    )
+            old = _amended(session, tenant_id, worker.id, request.amends)
             consent = Consent(
                 id=new_id("con"),
                 tenant_id=tenant_id,
@@ -281,33 +273,14 @@ class ConsentService:
                 guardian_ref=request.guardian,
                 receipt="",
                 log_index=-1,
-                status="active",
+                status=ConsentStatus.ACTIVE,
                 withdrawn_purposes=[],
             )
             consent.receipt = sign_receipt(
                 self.statement_signer(session), _receipt_claims(consent, worker.id, tenant_id)
             )
             appended = writer.append(
-                log_id,
-                "consent.given",
-                {
-                    "consent": consent.id,
-                    "amends": request.amends,
-                    "policy_version": request.policy_version,
-                    "policy": hashlib.sha256(request.policy_url.encode()).hexdigest(),
-                    "jurisdiction": request.jurisdiction,
-                    "collection_method": request.collection_method,
-                    "purposes": terms["purposes"],
-                    "data_categories": terms["data_categories"],
-                    "recipients": request.recipients,
-                    "parties": terms["parties"],
-                    "retention": request.retention,
-                    "bystanders_may_appear": request.bystanders_may_appear,
-                    "minors_may_appear": request.minors_may_appear,
-                    "worker_is_minor": request.worker_is_minor,
-                    "receipt": receipt_hash(consent.receipt),
-                },
-                subject=worker.id,
+                log_id, "consent.given", _given_data(consent, request), subject=worker.id
             )
             consent.log_index = appended.index
             session.add(consent)
@@ -315,7 +288,7 @@ class ConsentService:
             given = ConsentEvent(
                 id=new_id("cev"),
                 consent_id=consent.id,
-                kind="given",
+                kind=ConsentEventKind.GIVEN,
                 purposes=terms["purposes"],
                 at=consent.given_at,
                 receipt=None,
@@ -324,13 +297,13 @@ class ConsentService:
             session.add(given)
             if old is not None:
                 writer.bump_epoch(log_id)
-                old.status = "superseded"
+                old.status = ConsentStatus.SUPERSEDED
                 old.superseded_by = consent.id
                 session.add(
                     ConsentEvent(
                         id=new_id("cev"),
                         consent_id=old.id,
-                        kind="superseded",
+                        kind=ConsentEventKind.SUPERSEDED,
                         purposes=list(old.terms["purposes"]),
                         at=consent.given_at,
                         receipt=None,
@@ -355,14 +328,13 @@ class ConsentService:
             if (
                 consent is None
                 or consent.tenant_id != tenant_id
-                or (by.kind == "worker" and consent.worker_id != by.id)
+                or (by.kind == ActorKind.WORKER and consent.worker_id != by.id)
             ):
                 raise NotFound("consent", consent_id)
-            if consent.status != "active":
+            if consent.status != ConsentStatus.ACTIVE:
                 raise Conflict(f"consent {consent_id} is already {consent.status}")
             given = list(consent.terms["purposes"])
-            in_force = [p for p in given if p not in consent.withdrawn_purposes]
-            wanted = sorted(purposes) if purposes is not None else in_force
+            wanted = sorted(purposes) if purposes is not None else purposes_in_force(consent)
             outside = sorted(set(wanted) - set(given))
             if outside:
                 raise InvalidRequest(
@@ -376,7 +348,7 @@ class ConsentService:
             event = ConsentEvent(
                 id=new_id("wdr"),
                 consent_id=consent.id,
-                kind="withdrawn",
+                kind=ConsentEventKind.WITHDRAWN,
                 purposes=wanted,
                 at=writer.now(),
                 receipt=None,
@@ -410,7 +382,7 @@ class ConsentService:
             event.log_index = appended.index
             writer.bump_epoch(log_id)
             consent.withdrawn_purposes = withdrawn
-            consent.status = "withdrawn" if complete else "active"
+            consent.status = ConsentStatus.WITHDRAWN if complete else ConsentStatus.ACTIVE
             session.add(event)
             return Withdrawal(event, consent)
 
@@ -466,6 +438,57 @@ def _with_events(
     return [(c, events[c.id]) for c in given]
 
 
+def latest_amendment(consent_id: str, successor: Callable[[str], str | None]) -> str:
+    """The consent in force in place of `consent_id`: its latest amendment, reached by
+    following `successor` (a consent's `superseded_by`, None when nothing replaced it or the
+    caller does not know what did). A chain that comes back on itself, which only damaged
+    data could make, ends at the last consent before it repeats rather than looping."""
+    latest, seen = consent_id, {consent_id}
+    while (after := successor(latest)) is not None and after not in seen:
+        latest = after
+        seen.add(after)
+    return latest
+
+
+def consent_in_force(session: Session, consent_id: str) -> Consent:
+    """The latest amendment of the consent, as a row. An amendment that is not there ends
+    the chain at the consent before it."""
+
+    def successor(current: str) -> str | None:
+        consent = session.get(Consent, current)
+        after = consent.superseded_by if consent is not None else None
+        return after if after is not None and session.get(Consent, after) is not None else None
+
+    consent = session.get(Consent, latest_amendment(consent_id, successor))
+    if consent is None:
+        raise NotFound("consent", consent_id)
+    return consent
+
+
+def purposes_in_force(consent: Consent) -> list[str]:
+    """The purposes of an active consent not withdrawn; none of a superseded or withdrawn
+    one."""
+    if consent.status != ConsentStatus.ACTIVE:
+        return []
+    return [p for p in consent.terms["purposes"] if p not in consent.withdrawn_purposes]
+
+
+def consent_family(session: Session, worker_id: str, consent_id: str) -> set[str]:
+    """The consent and every amendment before or after it."""
+    links = {
+        c.id: (c.amends, c.superseded_by)
+        for c in session.scalars(select(Consent).where(Consent.worker_id == worker_id))
+    }
+    family, todo = set(), [consent_id]
+    while todo:
+        current = todo.pop()
+        if current in family or current not in links:
+            continue
+        family.add(current)
+        todo += [c for c in links[current] if c]
+    return family
+
+
 def find_worker(session: Session, tenant_id: str, worker: str) -> Worker:
     """The worker by pseudonym or the platform's reference, within the tenant only."""
     found = session.scalar(
@@ -487,3 +510,75 @@ def _worker(writer: LogWriter, tenant_id: str, ref: str) -> Worker:
         writer.session.add(worker)
         writer.session.flush()
     return worker
+
+
+def _terms(request: ConsentRequest) -> dict[str, Any]:
+    """The terms a consent holds; the guardian's reference is kept apart (`guardian_ref`)."""
+    return {
+        "jurisdiction": request.jurisdiction,
+        "collection_method": request.collection_method,
+        "purposes": sorted(request.purposes),
+        "data_categories": sorted(request.data_categories),
+        "recipients": request.recipients,
+        "parties": sorted(request.parties),
+        "retention": request.retention,
+        "bystanders_may_appear": request.bystanders_may_appear,
+        "bystanders_consented": request.bystanders_consented,
+        "minors_may_appear": request.minors_may_appear,
+        "minors_guardian_consent": request.minors_guardian_consent,
+        "worker_is_minor": request.worker_is_minor,
+        "guardian_consented": request.guardian is not None,
+    }
+
+
+def _check_policy(session: Session, tenant_id: str, request: ConsentRequest) -> None:
+    """A consent under a published policy version asks for no purpose beyond it, and names
+    the policy where it was published."""
+    policy = session.get(Policy, (tenant_id, request.policy_version))
+    if policy is None:
+        return
+    beyond = sorted(set(request.purposes) - set(policy.purposes))
+    if beyond:
+        raise InvalidRequest(
+            f"policy version {policy.version} does not ask for: {', '.join(beyond)}", "purposes"
+        )
+    if policy.url != request.policy_url:
+        raise InvalidRequest(
+            f"policy version {policy.version} was published at {policy.url}", "policy_url"
+        )
+
+
+def _amended(
+    session: Session, tenant_id: str, worker_id: str, amends: str | None
+) -> Consent | None:
+    """The consent a new one amends, locked: the same worker's, and active."""
+    if amends is None:
+        return None
+    old = session.get(Consent, amends, with_for_update=True)
+    if old is None or old.tenant_id != tenant_id or old.worker_id != worker_id:
+        raise InvalidRequest("amends must name a consent of the same worker", "amends")
+    if old.status != ConsentStatus.ACTIVE:
+        raise Conflict(f"consent {old.id} is {old.status}; only an active one can be amended")
+    return old
+
+
+def _given_data(consent: Consent, request: ConsentRequest) -> dict[str, Any]:
+    """What `consent.given` holds: vocabulary terms and hashes, nothing personal."""
+    terms = consent.terms
+    return {
+        "consent": consent.id,
+        "amends": request.amends,
+        "policy_version": request.policy_version,
+        "policy": hashlib.sha256(request.policy_url.encode()).hexdigest(),
+        "jurisdiction": request.jurisdiction,
+        "collection_method": request.collection_method,
+        "purposes": terms["purposes"],
+        "data_categories": terms["data_categories"],
+        "recipients": request.recipients,
+        "parties": terms["parties"],
+        "retention": request.retention,
+        "bystanders_may_appear": request.bystanders_may_appear,
+        "minors_may_appear": request.minors_may_appear,
+        "worker_is_minor": request.worker_is_minor,
+        "receipt": receipt_hash(consent.receipt),
+    }

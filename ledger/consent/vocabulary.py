@@ -29,8 +29,7 @@ RECIPIENT_KINDS = ("platform_only", "named_third_parties", "any")
 # A named third party is a short slug chosen by the platform, never free text.
 PARTY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
-# What an item derived from clips is, and the PROV activity that made it.
-DERIVED_KINDS = ("label", "annotation", "redacted_copy", "feature_file", "dataset_membership")
+# The PROV activity that made an item derived from clips (its kinds: ledger.items.items).
 ACTIVITY_TYPES = (
     "annotation",
     "labeling",

@@ -12,39 +12,55 @@ and each is on the log with its reasons.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger.consent.consents import ConsentStatus, latest_amendment
 from ledger.consent.vocabulary import PARTY_PATTERN, PLATFORM, PURPOSES
 from ledger.errors import InvalidRequest, NotFound
 from ledger.ids import new_id
+from ledger.items.items import ItemKind, ItemStatus, StoredContent
 from ledger.log.appender import Appended, Appender, LogWriter
 from ledger.log.entries import ID, EntryType, obj, register
 from ledger.log.reader import tenant_log_id
 from ledger.models import Consent, Item, ItemRoot, Policy, UseDecision, Worker
 from ledger.pages import Key, Page, cut, keyset
 
+
+class Verdict(StrEnum):
+    """What a check decides: deny by default, allow only when nothing stands in the way."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+class Reason(StrEnum):
+    """Why a check denies, in the order the reasons are reported. `parent_` reasons are
+    those of a derived item whose clip is erased, expired or withdrawn."""
+
+    UNKNOWN_ITEM = "unknown_item"
+    ERASED = "erased"
+    RETENTION_EXPIRED = "retention_expired"
+    NO_CONSENT = "no_consent"
+    WITHDRAWN = "withdrawn"
+    PARENT_ERASED = "parent_erased"
+    PARENT_RETENTION_EXPIRED = "parent_retention_expired"
+    PARENT_WITHDRAWN = "parent_withdrawn"
+    PURPOSE_NOT_COVERED = "purpose_not_covered"
+    RENEWAL_REQUIRED = "renewal_required"
+    CATEGORY_NOT_COVERED = "category_not_covered"
+    REDACTION_REQUIRED = "redaction_required"
+    RECIPIENT_NOT_ALLOWED = "recipient_not_allowed"
+
+
 # Every reason a check can give, in the order they are reported.
-REASONS = (
-    "unknown_item",
-    "erased",
-    "retention_expired",
-    "no_consent",
-    "withdrawn",
-    "parent_erased",
-    "parent_retention_expired",
-    "parent_withdrawn",
-    "purpose_not_covered",
-    "renewal_required",
-    "category_not_covered",
-    "redaction_required",
-    "recipient_not_allowed",
-)
+REASONS = tuple(Reason)
 _ORDER = {reason: n for n, reason in enumerate(REASONS)}
 # A consent that does not let faces be kept releases no original clip, only redacted copies.
 REDACT_UNLESS = "face"
@@ -53,8 +69,8 @@ _ITEM_ID = re.compile(r"[a-z]{1,8}_[a-z0-9]{8,64}")
 MAX_BATCH = 10_000
 
 DECISION_TERMS = {
-    "decision": {"enum": ["allow", "deny"]},
-    "reasons": {"type": "array", "uniqueItems": True, "items": {"enum": list(REASONS)}},
+    "decision": {"enum": [v.value for v in Verdict]},
+    "reasons": {"type": "array", "uniqueItems": True, "items": {"enum": [r.value for r in Reason]}},
 }
 ASKED_TERMS = {
     "purpose": {"enum": list(PURPOSES)},
@@ -83,10 +99,20 @@ USES_DECIDED = register(
 class Decision:
     asked: str  # the id or content hash the caller gave
     item: str | None  # the item it names, None when unknown
-    decision: str
-    reasons: list[str]
+    decision: Verdict
+    reasons: list[Reason]
     consents: list[str]  # the consents in force that the decision weighed
     log_index: int = -1
+
+
+@dataclass(frozen=True)
+class Release:
+    """The answer to a request for an item's bytes: the logged decision, and the bytes
+    when it allows the use (None when it refuses)."""
+
+    item: Item
+    decision: Decision
+    content: Iterator[bytes] | None
 
 
 @dataclass(frozen=True)
@@ -161,6 +187,9 @@ class _TenantFacts:
     failed_commits: int
     items: dict[str, _ItemFacts] = field(default_factory=dict)
     consents: dict[str, _ConsentFacts] = field(default_factory=dict)
+    # The consent in force for each consent asked about: fixed while the cache lives, as an
+    # amendment bumps the epoch.
+    in_force: dict[str, _ConsentFacts] = field(default_factory=dict)
     policies: list[tuple[str, frozenset[str]]] | None = None
 
 
@@ -204,7 +233,7 @@ class _Facts:
                 Item.consent_id,
             ).where(Item.tenant_id == self.tenant_id, Item.id.in_(wanted))
         ).all()
-        derived = [row.id for row in rows if row.kind != "clip"]
+        derived = [row.id for row in rows if row.kind != ItemKind.CLIP]
         roots: dict[str, list[str]] = {}
         if derived:
             for item_id, clip_id in self.session.execute(
@@ -215,10 +244,10 @@ class _Facts:
             items[row.id] = _ItemFacts(
                 row.id,
                 row.kind,
-                row.status == "active",
+                row.status == ItemStatus.ACTIVE,
                 row.delete_after,
                 frozenset(row.data_categories),
-                tuple(sorted(roots.get(row.id, []))) if row.kind != "clip" else (row.id,),
+                tuple(sorted(roots.get(row.id, []))) if row.kind != ItemKind.CLIP else (row.id,),
                 row.consent_id,
             )
         clips = {c for row in rows for c in items[row.id].roots} - items.keys()
@@ -234,7 +263,7 @@ class _Facts:
                 terms = c.terms
                 consents[c.id] = _ConsentFacts(
                     c.id,
-                    c.status == "withdrawn",
+                    c.status == ConsentStatus.WITHDRAWN,
                     frozenset(terms["purposes"]),
                     frozenset(c.withdrawn_purposes),
                     frozenset(terms["data_categories"]),
@@ -248,12 +277,16 @@ class _Facts:
             } - consents.keys()
 
     def in_force(self, consent_id: str) -> _ConsentFacts:
-        consent = self.cache.consents[consent_id]
-        seen = {consent.id}
-        while consent.superseded_by and consent.superseded_by not in seen:
-            consent = self.cache.consents[consent.superseded_by]
-            seen.add(consent.id)
-        return consent
+        """The consent in force for a clip's consent, from the cache: `_load_consents` has
+        loaded every amendment."""
+        found = self.cache.in_force.get(consent_id)
+        if found is None:
+            latest = latest_amendment(consent_id, self._superseded_by)
+            found = self.cache.in_force[consent_id] = self.cache.consents[latest]
+        return found
+
+    def _superseded_by(self, consent_id: str) -> str | None:
+        return self.cache.consents[consent_id].superseded_by
 
     def renewable(self, consent: _ConsentFacts, purpose: str) -> bool:
         """Does a policy version other than the consent's ask for this purpose?"""
@@ -275,43 +308,44 @@ class _Facts:
         self, asked: str, item_id: str | None, purpose: str, recipient: str, now: datetime
     ) -> Decision:
         if item_id is None:
-            return Decision(asked, None, "deny", ["unknown_item"], [])
+            return Decision(asked, None, Verdict.DENY, [Reason.UNKNOWN_ITEM], [])
         items = self.cache.items
         item = items[item_id]
-        reasons: set[str] = set()
+        reasons: set[Reason] = set()
         basis: set[str] = set()
         if not item.active:
-            reasons.add("erased")
+            reasons.add(Reason.ERASED)
         elif item.delete_after is not None and item.delete_after <= now:
-            reasons.add("retention_expired")
-        prefix = "" if item.kind == "clip" else "parent_"
+            reasons.add(Reason.RETENTION_EXPIRED)
+        clip_itself = item.kind == ItemKind.CLIP  # else the consents weighed are its clips'
         if not item.roots:
-            reasons.add("no_consent")
+            reasons.add(Reason.NO_CONSENT)
         for clip in (items[c] for c in item.roots):
             if clip is not item:
                 if not clip.active:
-                    reasons.add("parent_erased")
+                    reasons.add(Reason.PARENT_ERASED)
                 elif clip.delete_after is not None and clip.delete_after <= now:
-                    reasons.add("parent_retention_expired")
+                    reasons.add(Reason.PARENT_RETENTION_EXPIRED)
             if clip.consent is None:
-                reasons.add("no_consent")
+                reasons.add(Reason.NO_CONSENT)
                 continue
             consent = self.in_force(clip.consent)
             basis.add(consent.id)
             if consent.withdrawn or purpose in consent.withdrawn_purposes:
-                reasons.add(prefix + "withdrawn")
+                reasons.add(Reason.WITHDRAWN if clip_itself else Reason.PARENT_WITHDRAWN)
             elif purpose not in consent.purposes:
-                reasons.add("purpose_not_covered")
+                reasons.add(Reason.PURPOSE_NOT_COVERED)
                 if self.renewable(consent, purpose):
-                    reasons.add("renewal_required")
+                    reasons.add(Reason.RENEWAL_REQUIRED)
             if not item.categories <= consent.categories:
-                reasons.add("category_not_covered")
-            if item.kind == "clip" and REDACT_UNLESS not in consent.categories:
-                reasons.add("redaction_required")
+                reasons.add(Reason.CATEGORY_NOT_COVERED)
+            if clip_itself and REDACT_UNLESS not in consent.categories:
+                reasons.add(Reason.REDACTION_REQUIRED)
             if not _recipient_allowed(consent, recipient):
-                reasons.add("recipient_not_allowed")
+                reasons.add(Reason.RECIPIENT_NOT_ALLOWED)
         ordered = sorted(reasons, key=_ORDER.__getitem__)
-        return Decision(asked, item.id, "deny" if ordered else "allow", ordered, sorted(basis))
+        verdict = Verdict.DENY if ordered else Verdict.ALLOW
+        return Decision(asked, item.id, verdict, ordered, sorted(basis))
 
 
 # Appends the entry holding the decisions: (writer, log, asked terms, decisions) -> the entry.
@@ -359,6 +393,25 @@ class CheckService:
     ) -> list[Decision]:
         """Many items, one purpose: one `uses.decided` entry holding every decision."""
         return self.decide_and_record(tenant_id, asked, purpose, recipient, by, _record_batch)
+
+    def release(
+        self, stored: StoredContent, purpose: str, recipient: str, by: str | None
+    ) -> Release:
+        """An item's bytes, only to a use that its check (logged, as any check) allows. The
+        first chunk is read before this returns, so that a damaged object fails here, before
+        any byte is sent."""
+        item = stored.item
+        decision = self.check(item.tenant_id, item.id, purpose, recipient, by)
+        if decision.decision != Verdict.ALLOW:
+            return Release(item, decision, None)
+        chunks = stored.read()
+        first = next(chunks, b"")
+
+        def content() -> Iterator[bytes]:
+            yield first
+            yield from chunks
+
+        return Release(item, decision, content())
 
     @staticmethod
     def evaluate(
@@ -454,7 +507,7 @@ class CheckService:
             .join(Item, Item.id == UseDecision.item_id)
             .where(
                 UseDecision.tenant_id == tenant_id,
-                UseDecision.decision == "allow",
+                UseDecision.decision == Verdict.ALLOW,
                 UseDecision.item_id.in_(items),
             )
         )

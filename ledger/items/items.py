@@ -16,20 +16,20 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import IO
+from enum import StrEnum
+from typing import IO, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger.clock import format_ts
-from ledger.consent.consents import parse_retention
+from ledger.consent.consents import ConsentStatus, parse_retention
 from ledger.consent.vocabulary import (
     ACTIVITY_TYPES,
     DATA_CATEGORIES,
-    DERIVED_KINDS,
     LOCATION_GRANULARITIES,
     terms,
 )
@@ -49,6 +49,32 @@ _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _CATEGORIES = {"type": "array", "uniqueItems": True, "items": {"enum": list(DATA_CATEGORIES)}}
 _COMMITMENT = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _WHEN = {"anyOf": [TS, {"type": "null"}]}
+_IN = 900  # ids per IN list
+
+
+class ItemStatus(StrEnum):
+    """An item's lifecycle: it is `active` until claimed for erasure (`erasing`: checks deny
+    it from then on), and `erased` once its content, hash and salt are gone."""
+
+    ACTIVE = "active"
+    ERASING = "erasing"
+    ERASED = "erased"
+
+
+class ItemKind(StrEnum):
+    """What an item is: a clip (a recording, registered under a consent), or one of the
+    kinds of item derived from clips."""
+
+    CLIP = "clip"
+    LABEL = "label"
+    ANNOTATION = "annotation"
+    REDACTED_COPY = "redacted_copy"
+    FEATURE_FILE = "feature_file"
+    DATASET_MEMBERSHIP = "dataset_membership"
+
+
+# What an item derived from clips can be, as plain strings (a JSON Schema and OpenAPI enum).
+DERIVED_KINDS = tuple(k.value for k in ItemKind if k is not ItemKind.CLIP)
 
 CLIP_REGISTERED = register(
     EntryType(
@@ -122,6 +148,14 @@ class DerivationRequest:
 class Registered:
     item: Item
     created: bool  # False when the same content was registered before
+
+
+@dataclass(frozen=True)
+class StoredContent:
+    """An item's bytes in the vault, not read yet: the item, and how to read them."""
+
+    item: Item
+    read: Callable[[], Iterator[bytes]]
 
 
 @dataclass
@@ -210,7 +244,7 @@ class ItemService:
             # The same registration again answers as the first time did.
             existing = _by_content(session, tenant_id, sha256)
             if existing is not None:
-                if existing.kind != "clip":
+                if existing.kind != ItemKind.CLIP:
                     raise Conflict(f"this content is already registered as {existing.id}")
                 if existing.worker_id != worker.id or existing.consent_id != consent.id:
                     raise Conflict(
@@ -218,7 +252,7 @@ class ItemService:
                         "under another worker or consent"
                     )
                 return Registered(existing, created=False)
-            if consent.status != "active":
+            if consent.status != ConsentStatus.ACTIVE:
                 hint = f" by {consent.superseded_by}" if consent.superseded_by else ""
                 raise Conflict(f"consent {consent.id} is {consent.status}{hint}")
             uncovered = sorted(set(categories) - set(consent.terms["data_categories"]))
@@ -238,7 +272,7 @@ class ItemService:
             clip = Item(
                 id=new_id("clp"),
                 tenant_id=tenant_id,
-                kind="clip",
+                kind=ItemKind.CLIP,
                 sha256=sha256,
                 salt=salt,
                 commitment=commitment(salt, sha256),
@@ -253,7 +287,7 @@ class ItemService:
                     "location": request.location,
                 },
                 delete_after=due,
-                status="active",
+                status=ItemStatus.ACTIVE,
                 created_at=now,
                 log_index=-1,
                 content_size=None,
@@ -293,61 +327,14 @@ class ItemService:
         """Record a derived item. `item_id` and `content_size` are for an item whose bytes
         Custody itself stored under that id; `then` runs in the same unit of work, after the
         derivation is on the log."""
-        sha256 = _hash(request.sha256)
-        if request.kind not in DERIVED_KINDS:
-            raise InvalidRequest(f"kind must be one of {', '.join(DERIVED_KINDS)}", "kind")
-        if request.activity.type not in ACTIVITY_TYPES:
-            raise InvalidRequest(
-                f"activity.type must be one of {', '.join(ACTIVITY_TYPES)}", "activity.type"
-            )
-        if not _SLUG.fullmatch(request.activity.agent):
-            raise InvalidRequest(
-                "activity.agent is the platform's id for who or what did it, e.g. labeler-7",
-                "activity.agent",
-            )
+        sha256, declared, times = _checked_derivation(request)
         parents = request.parents
-        if not parents or len(parents) > MAX_PARENTS or len(set(parents)) != len(parents):
-            raise InvalidRequest(
-                f"parents must list 1 to {MAX_PARENTS} distinct item ids", "parents"
-            )
-        declared = (
-            terms(request.data_categories, DATA_CATEGORIES, "data_categories")
-            if request.data_categories is not None
-            else None
-        )
-        times = [
-            _aware(t, "activity")
-            for t in (request.activity.started_at, request.activity.ended_at)
-            if t is not None
-        ]
-        if len(times) == 2 and times[1] < times[0]:
-            raise InvalidRequest("activity.ended_at is before its started_at", "activity")
         log_id = tenant_log_id(self.appender.db, tenant_id)
 
         def work(writer: LogWriter) -> Registered:
             session = writer.session
-            found = {
-                item.id: item
-                for item in session.scalars(
-                    select(Item).where(Item.id.in_(parents), Item.tenant_id == tenant_id)
-                )
-            }
-            missing = [p for p in parents if p not in found]
-            if missing:
-                raise InvalidRequest(
-                    f"parent {missing[0]} does not exist in this tenant", "parents"
-                )
-            gone = [p for p in parents if found[p].status != "active"]
-            if gone:
-                raise Conflict(f"parent {gone[0]} is {found[gone[0]].status}")
-            inherited = sorted({c for item in found.values() for c in item.data_categories})
-            categories = declared if declared is not None else inherited
-            extra = sorted(set(categories) - set(inherited))
-            if extra:
-                raise InvalidRequest(
-                    f"a derived item cannot hold categories its parents do not: {', '.join(extra)}",
-                    "data_categories",
-                )
+            found = _active_parents(session, tenant_id, parents)
+            categories = _derived_categories(found, declared)
             dues = [item.delete_after for item in found.values() if item.delete_after is not None]
             due = min(dues) if dues else None
             item = _by_content(session, tenant_id, sha256)
@@ -368,43 +355,23 @@ class ItemService:
                     data_categories=categories,
                     details={},
                     delete_after=due,
-                    status="active",
+                    status=ItemStatus.ACTIVE,
                     created_at=writer.now(),
                     log_index=-1,
                     content_size=content_size,
                 )
                 new_parents = list(parents)
             else:
-                if item.status != "active":
-                    raise Conflict(f"item {item.id} with this content is {item.status}")
-                known = set(
-                    session.scalars(
-                        select(ItemParent.parent_id).where(ItemParent.child_id == item.id)
-                    )
-                )
-                new_parents = [p for p in parents if p not in known]
+                new_parents = _parents_to_add(session, item, parents)
                 if not new_parents:
                     if then is not None:
                         then(writer, Registered(item, created=False))
                     return Registered(item, created=False)
-                below = descendants(session, [item.id]) | {item.id}
-                looped = [p for p in new_parents if p in below]
-                if looped:
-                    raise InvalidRequest(
-                        f"deriving {item.id} from {looped[0]} would make a cycle in the lineage",
-                        "parents",
-                    )
                 if item.delete_after is not None and (due is None or item.delete_after < due):
                     due = item.delete_after
-            activity = {
-                "type": request.activity.type,
-                "agent": request.activity.agent,
-                "started_at": format_ts(times[0]) if times else None,
-                "ended_at": format_ts(times[-1]) if len(times) == 2 else None,
-            }
             item.details = {
                 **item.details,
-                "activities": [*item.details.get("activities", []), activity],
+                "activities": [*item.details.get("activities", []), _activity(request, times)],
             }
             appended = writer.append(
                 log_id,
@@ -498,18 +465,51 @@ class ItemService:
             raise NotFound("clip content", item_id)
         return clip
 
-    def read_content(self, session: Session, clip: Item) -> Iterator[bytes]:
-        key = self.vault.data_key(session, clip.worker_id or "")
-        return self.vault.get(object_name(clip.tenant_id, clip.id), key, clip.sha256 or b"")
+    def clip_content(self, session: Session, tenant_id: str, item_id: str) -> StoredContent:
+        """A clip's stored bytes, to be released (not found, or gone once erased, before
+        any use is checked)."""
+        clip = self.stored_clip(session, tenant_id, item_id)
+        return StoredContent(clip, lambda: self.read_content(session, clip))
+
+    def read_content(
+        self, session: Session, item: Item, owner: str | None = None
+    ) -> Iterator[bytes]:
+        """An item's bytes, decrypted with the key of its worker (`owner`; a clip's own
+        unless given) and checked against its sha256 as they stream."""
+        key = self.vault.data_key(session, owner or item.worker_id or "")
+        return self.vault.get(object_name(item.tenant_id, item.id), key, item.sha256 or b"")
+
+    # Lifecycle ---------------------------------------------------------------------------
+
+    @staticmethod
+    def mark_erasing(session: Session, ids: Sequence[str]) -> None:
+        """Claim items for erasure: use checks deny them (`erased`) once this commits."""
+        _set(session, ids, status=ItemStatus.ERASING)
+
+    @staticmethod
+    def forget(session: Session, ids: Sequence[str]) -> None:
+        """Erase items: they forget their content hash and salt, so that only the salted
+        commitment on the log is left of them, and become `erased`."""
+        _set(session, ids, status=ItemStatus.ERASED, sha256=None, salt=None)
 
     @staticmethod
     def _clip(session: Session, tenant_id: str, item_id: str) -> Item:
         clip = session.get(Item, item_id)
-        if clip is None or clip.tenant_id != tenant_id or clip.kind != "clip":
+        if clip is None or clip.tenant_id != tenant_id or clip.kind != ItemKind.CLIP:
             raise NotFound("clip", item_id)
-        if clip.status != "active":
+        if clip.status != ItemStatus.ACTIVE:
             raise Gone(f"item {item_id} is {clip.status}; its content is gone")
         return clip
+
+
+def _set(session: Session, ids: Sequence[str], **values: object) -> None:
+    # One UPDATE per chunk on the table itself: an erasure's thousands of items are never
+    # loaded into the session.
+    items: Table = Item.__table__  # type: ignore[assignment]
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), _IN):
+        part = ordered[start : start + _IN]
+        session.execute(update(items).where(items.c.id.in_(part)).values(**values))
 
 
 def _by_content(session: Session, tenant_id: str, sha256: bytes) -> Item | None:
@@ -525,7 +525,7 @@ def object_name(tenant_id: str, item_id: str) -> str:
 def object_names(tenant_id: str, item_id: str, kind: str) -> list[str]:
     """Every vault object an item has: its bytes, and a redacted copy's audit record."""
     name = object_name(tenant_id, item_id)
-    return [name, audit_name(tenant_id, item_id)] if kind == "redacted_copy" else [name]
+    return [name, audit_name(tenant_id, item_id)] if kind == ItemKind.REDACTED_COPY else [name]
 
 
 def audit_name(tenant_id: str, item_id: str) -> str:
@@ -543,10 +543,10 @@ def _parents_of(session: Session, ids: list[str]) -> set[tuple[str, str]]:
 def children_of(session: Session, ids: list[str]) -> set[tuple[str, str]]:
     """The (parent, child) edges below these items, in queries of at most 900 ids."""
     edges: set[tuple[str, str]] = set()
-    for start in range(0, len(ids), 900):
+    for start in range(0, len(ids), _IN):
         rows = session.execute(
             select(ItemParent.parent_id, ItemParent.child_id).where(
-                ItemParent.parent_id.in_(ids[start : start + 900])
+                ItemParent.parent_id.in_(ids[start : start + _IN])
             )
         )
         edges.update((parent, child) for parent, child in rows)
@@ -579,3 +579,92 @@ def _inherit(session: Session, item_id: str, parents: list[str], due: datetime |
             assert row is not None
             if row.delete_after is None or due < row.delete_after:
                 row.delete_after = due
+
+
+def _checked_derivation(
+    request: DerivationRequest,
+) -> tuple[bytes, list[str] | None, list[datetime]]:
+    """What a derivation asks, checked before any lock is taken: its content hash, the data
+    categories it declares (None: its parents'), and its activity's start and end."""
+    sha256 = _hash(request.sha256)
+    if request.kind not in DERIVED_KINDS:
+        raise InvalidRequest(f"kind must be one of {', '.join(DERIVED_KINDS)}", "kind")
+    if request.activity.type not in ACTIVITY_TYPES:
+        raise InvalidRequest(
+            f"activity.type must be one of {', '.join(ACTIVITY_TYPES)}", "activity.type"
+        )
+    if not _SLUG.fullmatch(request.activity.agent):
+        raise InvalidRequest(
+            "activity.agent is the platform's id for who or what did it, e.g. labeler-7",
+            "activity.agent",
+        )
+    parents = request.parents
+    if not parents or len(parents) > MAX_PARENTS or len(set(parents)) != len(parents):
+        raise InvalidRequest(f"parents must list 1 to {MAX_PARENTS} distinct item ids", "parents")
+    declared = (
+        terms(request.data_categories, DATA_CATEGORIES, "data_categories")
+        if request.data_categories is not None
+        else None
+    )
+    times = [
+        _aware(t, "activity")
+        for t in (request.activity.started_at, request.activity.ended_at)
+        if t is not None
+    ]
+    if len(times) == 2 and times[1] < times[0]:
+        raise InvalidRequest("activity.ended_at is before its started_at", "activity")
+    return sha256, declared, times
+
+
+def _active_parents(session: Session, tenant_id: str, parents: list[str]) -> dict[str, Item]:
+    """The parents, each of this tenant and active."""
+    found = {
+        item.id: item
+        for item in session.scalars(
+            select(Item).where(Item.id.in_(parents), Item.tenant_id == tenant_id)
+        )
+    }
+    missing = [p for p in parents if p not in found]
+    if missing:
+        raise InvalidRequest(f"parent {missing[0]} does not exist in this tenant", "parents")
+    gone = [p for p in parents if found[p].status != ItemStatus.ACTIVE]
+    if gone:
+        raise Conflict(f"parent {gone[0]} is {found[gone[0]].status}")
+    return found
+
+
+def _derived_categories(parents: dict[str, Item], declared: list[str] | None) -> list[str]:
+    """A derived item holds its parents' data categories, or fewer when it says so."""
+    inherited = sorted({c for item in parents.values() for c in item.data_categories})
+    categories = declared if declared is not None else inherited
+    extra = sorted(set(categories) - set(inherited))
+    if extra:
+        raise InvalidRequest(
+            f"a derived item cannot hold categories its parents do not: {', '.join(extra)}",
+            "data_categories",
+        )
+    return categories
+
+
+def _parents_to_add(session: Session, item: Item, parents: list[str]) -> list[str]:
+    """The parents an existing item does not have yet; none may descend from it."""
+    if item.status != ItemStatus.ACTIVE:
+        raise Conflict(f"item {item.id} with this content is {item.status}")
+    known = set(session.scalars(select(ItemParent.parent_id).where(ItemParent.child_id == item.id)))
+    new_parents = [p for p in parents if p not in known]
+    below = descendants(session, [item.id]) | {item.id} if new_parents else set()
+    looped = [p for p in new_parents if p in below]
+    if looped:
+        raise InvalidRequest(
+            f"deriving {item.id} from {looped[0]} would make a cycle in the lineage", "parents"
+        )
+    return new_parents
+
+
+def _activity(request: DerivationRequest, times: list[datetime]) -> dict[str, Any]:
+    return {
+        "type": request.activity.type,
+        "agent": request.activity.agent,
+        "started_at": format_ts(times[0]) if times else None,
+        "ended_at": format_ts(times[-1]) if len(times) == 2 else None,
+    }

@@ -12,9 +12,8 @@ exact bytes, a signed checkpoint covering it and the RFC 9162 inclusion proof, s
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +30,10 @@ from ledger.items.decisions import (
     ITEM_REF,
     CheckService,
     Decision,
+    Verdict,
     decisions_data,
 )
 from ledger.log.appender import Appended, Appender, LogWriter, covering_checkpoint
-from ledger.log.canonical import canonical_json
 from ledger.log.entries import ID, EntryType, obj, register
 from ledger.log.reader import LogReader, tenant_log_id
 from ledger.log.signing import Signer
@@ -65,7 +64,7 @@ MANIFEST_ISSUED = register(
 def _content(session: Session, decided: list[Decision]) -> dict[str, Any]:
     """The items allowed (once each, in the order asked), with content hashes and the hashes
     of the receipts in force that covered them; the items refused, with reasons."""
-    allowed = list({d.item: d for d in decided if d.decision == "allow" and d.item}.values())
+    allowed = list({d.item: d for d in decided if d.decision == Verdict.ALLOW and d.item}.values())
     hashes = dict(
         session.execute(
             select(Item.id, Item.sha256).where(Item.id.in_([d.item for d in allowed]))
@@ -86,7 +85,7 @@ def _content(session: Session, decided: list[Decision]) -> dict[str, Any]:
     refused = [
         {"asked": d.asked, "item": d.item, "reasons": d.reasons}
         for d in decided
-        if d.decision != "allow"
+        if d.decision != Verdict.ALLOW
     ]
     return {"items": items, "refused": refused}
 

@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 from ledger.clock import Clock
 from ledger.db import Database
 from ledger.errors import NotFound, TryLater
-from ledger.idempotency import CLAIM, mark_effected
 from ledger.log.entries import build_entry
 from ledger.log.reader import read_nodes
 from ledger.models import Checkpoint, Log, LogEntry, LogNode
@@ -138,13 +137,20 @@ class LogWriter:
         return Appended(log_id, index, leaf, body)
 
 
-def _marking(work: Callable[[LogWriter], T], claim: str) -> Callable[[LogWriter], T]:
-    def marked(writer: LogWriter) -> T:
+def _then(
+    work: Callable[[LogWriter], T], also: Callable[[LogWriter], None]
+) -> Callable[[LogWriter], T]:
+    def both(writer: LogWriter) -> T:
         result = work(writer)
-        mark_effected(writer.session, claim)
+        also(writer)
         return result
 
-    return marked
+    return both
+
+
+# Called on the caller's thread as it hands in a unit; returns a step that the unit's
+# transaction must also take (an idempotent call marks its claim effected), or None.
+UnitHook = Callable[[], Callable[[LogWriter], None] | None]
 
 
 @dataclass
@@ -178,6 +184,7 @@ class Appender:
     checkpoint_interval: timedelta = CHECKPOINT_INTERVAL
     max_batch: int = MAX_BATCH
     stats: AppenderStats = field(default_factory=AppenderStats)
+    unit_hook: UnitHook | None = None
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
@@ -193,9 +200,9 @@ class Appender:
 
         A unit that writes nothing through `writer.session` (only entries and
         `insert_later` rows) may pass `savepoint=False` and save the SAVEPOINT round trips."""
-        claim = CLAIM.get()  # the idempotent call this runs for: its claim takes effect too
-        if claim is not None:
-            work = _marking(work, claim)
+        also = self.unit_hook() if self.unit_hook is not None else None
+        if also is not None:
+            work = _then(work, also)
         item: _Pending[T] = _Pending(frozenset(logs), work, savepoint)
         self._submit(item)
         if item.error is not None:

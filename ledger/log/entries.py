@@ -74,26 +74,6 @@ TS = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"}
 LOG_CREATED = register(
     EntryType("log.created", 1, obj({"tenant": ID, "origin": {"type": "string"}}))
 )
-KEY_ROTATED = register(
-    EntryType(
-        "key.rotated",
-        1,
-        obj(
-            {
-                "purpose": {"enum": ["log", "statement"]},
-                "new_key": KID,
-                "old_key": KID,
-                "old_key_signs_until": TS,
-            }
-        ),
-    )
-)
-APIKEY_CREATED = register(
-    EntryType(
-        "apikey.created", 1, obj({"key": ID, "role": {"enum": ["platform", "auditor", "admin"]}})
-    )
-)
-APIKEY_REVOKED = register(EntryType("apikey.revoked", 1, obj({"key": ID})))
 
 
 def build_entry(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -20,11 +21,44 @@ from ledger.clock import Clock, format_ts
 from ledger.db import serialize
 from ledger.errors import InvalidRequest
 from ledger.log.appender import Appender, LogWriter
+from ledger.log.entries import KID, TS, EntryType, obj, register
 from ledger.log.signing import KeyStore, Signer
 from ledger.models import Log, SigningKeyRecord
 from verify.note import verifier_key
 
-PURPOSES = ("log", "statement")
+
+class KeyPurpose(StrEnum):
+    """What a key signs: `log` checkpoints, `statement` receipts, certificates and reports."""
+
+    LOG = "log"
+    STATEMENT = "statement"
+
+
+class KeyStatus(StrEnum):
+    """A published key: `active` signs; `retiring` (a log key inside its overlap) still
+    co-signs; `retired` signs nothing any more."""
+
+    ACTIVE = "active"
+    RETIRING = "retiring"
+    RETIRED = "retired"
+
+
+PURPOSES = tuple(p.value for p in KeyPurpose)
+
+KEY_ROTATED = register(
+    EntryType(
+        "key.rotated",
+        1,
+        obj(
+            {
+                "purpose": {"enum": list(PURPOSES)},
+                "new_key": KID,
+                "old_key": KID,
+                "old_key_signs_until": TS,
+            }
+        ),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -93,10 +127,10 @@ class KeyRing:
         return [self.store.signer(r.kid, r.name) for r in chosen]
 
     def statement_signer(self, session: Session) -> Signer:
-        return self.signers(session, "statement")[0]
+        return self.signers(session, KeyPurpose.STATEMENT)[0]
 
     def log_signers(self, session: Session) -> list[Signer]:
-        return self.signers(session, "log")
+        return self.signers(session, KeyPurpose.LOG)
 
     def rotate(self, appender: Appender, purpose: str) -> Rotation:
         """Replace the active key of `purpose`; record it on every tenant's log, atomically."""
@@ -114,7 +148,7 @@ class KeyRing:
             new = self._create(session, purpose)
             old.retired_at = now
             # Only checkpoints carry several signatures; other statements stop at once.
-            old.overlap_until = now + self.overlap if purpose == "log" else None
+            old.overlap_until = now + self.overlap if purpose == KeyPurpose.LOG else None
             rotation = Rotation(purpose, old.kid, new.kid, old.overlap_until or now)
             for log_id in log_ids:
                 writer.append(
@@ -141,11 +175,11 @@ class KeyRing:
 
 def _describe(record: SigningKeyRecord, now: datetime) -> dict[str, Any]:
     if record.retired_at is None:
-        status = "active"
+        status = KeyStatus.ACTIVE
     elif record.overlap_until is not None and record.overlap_until > now:
-        status = "retiring"
+        status = KeyStatus.RETIRING
     else:
-        status = "retired"
+        status = KeyStatus.RETIRED
     signs_until = record.overlap_until or record.retired_at
     described: dict[str, Any] = {
         "kid": record.kid,
@@ -158,6 +192,6 @@ def _describe(record: SigningKeyRecord, now: datetime) -> dict[str, Any]:
         "valid_from": format_ts(record.created_at),
         "valid_until": format_ts(signs_until) if signs_until else None,
     }
-    if record.purpose == "log":
+    if record.purpose == KeyPurpose.LOG:
         described["verifier_key"] = verifier_key(record.name, record.public_key)
     return described

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.db import Database
+from ledger.log.keys import KeyPurpose
 from ledger.log.reader import LogReader
 from ledger.models import Checkpoint, Log, LogEntry, SigningKeyRecord
 from verify.log import (
@@ -46,7 +47,9 @@ def _checkpoints(session: Session, log_id: str) -> list[Checkpoint]:
 
 
 def _log_keys(session: Session) -> list[tuple[str, bytes]]:
-    rows = session.scalars(select(SigningKeyRecord).where(SigningKeyRecord.purpose == "log"))
+    rows = session.scalars(
+        select(SigningKeyRecord).where(SigningKeyRecord.purpose == KeyPurpose.LOG)
+    )
     return [(row.name, row.public_key) for row in rows]
 
 

@@ -6,6 +6,7 @@ changed bytes."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 
@@ -256,3 +257,16 @@ def test_webhooks_verify_and_changed_ones_do_not(custody, container, clock):
     missing = {k: v for k, v in received.headers.items() if k != "webhook-id"}
     with pytest.raises(WebhookVerificationError):
         verify_webhook(received.body, missing, endpoint["secret"])
+
+
+def test_a_report_verifies_and_changed_bytes_do_not(custody, container):
+    custody.consents.give(**CONSENT)
+    sign_checkpoint(container)
+    report = custody.reports.worker_report(CONSENT["worker"])
+    sign_checkpoint(container)
+    data = custody.verifier.report(report)
+    assert data["kind"] == "worker" and data["report"] == report.report_id
+    with pytest.raises(VerificationError, match="SHA-256"):
+        custody.verifier.report(dataclasses.replace(report, sha256="0" * 64))
+    with pytest.raises(VerificationError, match="not a report.issued entry"):
+        custody.verifier.report(dataclasses.replace(report, log_index=0))

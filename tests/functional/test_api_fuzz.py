@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from api.app import create_app
 from api.container import Container, build
 from api.settings import Settings
-from ledger.clock import format_ts
+from ledger.clock import SystemClock, format_ts
 from ledger.log.appender import checkpoint_due
 from tests.support.browser import serve
 from tests.support.http import MINIMAL, auth
@@ -46,7 +46,7 @@ CHECKS = [  # by schemathesis's names; every other check is off
 ]
 
 
-class AheadClock:
+class AheadClock(SystemClock):  # sleeps for real
     """Real time, moved ahead on demand: reports need checkpoints, which need time to pass,
     and erasures are due only once planned."""
 

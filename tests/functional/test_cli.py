@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 
+import click
 import pytest
 
+from api.cli import main
 from tests.support.served import custody_serve
+
+UNKNOWN = "ten_doesnotexist00"
+NO_SUCH_TENANT = f"no such tenant: {UNKNOWN} (`custody tenants list` shows them)"
 
 
 def test_tenants_and_keys_from_the_command_line(custody, client):
@@ -46,10 +50,8 @@ def test_tenants_and_keys_from_the_command_line(custody, client):
 def test_bad_arguments_are_clear(custody):
     bad_role = custody("apikeys", "create", "--tenant", "ten_x", "--role", "owner", check=False)
     assert bad_role.returncode == 2 and "owner" in bad_role.stderr
-    no_tenant = custody(
-        "apikeys", "create", "--tenant", "ten_doesnotexist00", "--role", "auditor", check=False
-    )
-    assert no_tenant.returncode == 1 and "tenant not found" in no_tenant.stderr
+    no_tenant = custody("apikeys", "create", "--tenant", UNKNOWN, "--role", "auditor", check=False)
+    assert no_tenant.returncode == 1 and NO_SUCH_TENANT in no_tenant.stderr
     empty = custody("tenants", "create", "   ", check=False)
     assert empty.returncode == 1 and "1 to 200 characters" in empty.stderr
 
@@ -74,7 +76,7 @@ def test_key_rotation_keeps_old_keys_published(custody, client):
 
 
 @pytest.mark.slow
-def test_serve_starts_a_working_service_on_a_fresh_data_folder(tmp_path, env):
+def test_serve_starts_a_working_service_on_a_fresh_data_folder(tmp_path, env, custody):
     env = {**env, "CUSTODY_DATA_DIR": str(tmp_path / "fresh"), "CUSTODY_CHECKPOINT_SECONDS": "0.2"}
     env.pop("CUSTODY_DATABASE_URL")
     with custody_serve(env) as served:
@@ -83,16 +85,7 @@ def test_serve_starts_a_working_service_on_a_fresh_data_folder(tmp_path, env):
             assert json.load(response) == {"status": "ok"}
         assert (tmp_path / "fresh" / "custody.db").exists()
         assert len(list((tmp_path / "fresh" / "keys").glob("*.ed25519"))) == 2
-        created = json.loads(
-            subprocess.run(
-                [sys.executable, "-m", "api", "tenants", "create", "Live", "--json"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=60,
-            ).stdout
-        )
+        created = json.loads(custody("tenants", "create", "Live", "--json", env=env).stdout)
         request = urllib.request.Request(
             f"{base}/v1/apikeys",
             data=b'{"role": "platform"}',
@@ -115,3 +108,80 @@ def test_serve_starts_a_working_service_on_a_fresh_data_folder(tmp_path, env):
                 break
             assert time.monotonic() < deadline, "no checkpoint was signed by the scheduler"
             time.sleep(0.2)
+
+
+def test_version_is_the_installed_one(custody_offline):
+    shown = custody_offline("--version").stdout
+    assert shown == f"custody, version {importlib.metadata.version('custody')}\n"
+
+
+def test_tenants_are_listed_under_a_header(custody):
+    custody("tenants", "create", "Acme Motion")
+    custody("tenants", "create", "B")
+    header, *rows = custody("tenants", "list").stdout.splitlines()
+    assert header.split() == ["TENANT", "LOG", "ENTRIES", "CREATED", "NAME"]
+    assert [row.split(maxsplit=4)[4] for row in rows] == ["Acme Motion", "B"]
+    for column in ("LOG", "CREATED", "NAME"):  # aligned under their titles
+        at = header.index(column)
+        assert all(row[at - 2 : at] == "  " and row[at] != " " for row in rows), column
+    listed = json.loads(custody("tenants", "list", "--json").stdout)["tenants"]
+    assert [sorted(t) for t in listed] == [["log", "name", "size", "tenant"]] * 2
+
+
+def _help_calls(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every way of asking for help: `--help` on each command and group, and each group
+    given no command."""
+    calls = [(*path, "--help")]
+    if isinstance(command, click.Group):
+        calls.append(path)
+        for name, sub in command.commands.items():
+            calls += _help_calls(sub, (*path, name))
+    return calls
+
+
+def test_help_creates_nothing(custody_offline, tmp_path):
+    here, data = tmp_path / "empty", tmp_path / "not-yet"
+    here.mkdir()
+    env = {**custody_offline.env, "CUSTODY_DATA_DIR": str(data)}
+    calls = _help_calls(main)
+    assert len(calls) > 30 and ("db",) in calls and ("tenants", "list", "--help") in calls
+    for call in calls:
+        shown = custody_offline(*call, env=env, cwd=here, check=False)
+        assert shown.returncode in (0, 2), (call, shown.stderr)  # 2: a group without command
+        assert "Usage: custody" in shown.stdout + shown.stderr, call
+    # What importing does shows only in a fresh process.
+    for call in [("--help",), ("db",)]:
+        shown = custody_offline.in_own_process()(*call, env=env, cwd=here, check=False)
+        assert "Usage: custody" in shown.stdout + shown.stderr, call
+    assert not data.exists() and list(here.iterdir()) == []
+
+
+# Every command that takes --tenant, with the rest of what it needs.
+TENANT_COMMANDS = {
+    ("apikeys", "create"): ["--role", "auditor"],
+    ("apikeys", "list"): [],
+    ("retention", "status"): [],
+    ("verify",): [],
+    ("reports", "worker"): ["--worker", "w-1", "--out", "{out}"],
+    ("reports", "audit"): ["--out", "{out}"],
+    ("export",): ["--out", "{out}"],
+}
+
+
+def _taking_tenant(command: click.Command, path: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    if isinstance(command, click.Group):
+        return set().union(*(_taking_tenant(c, (*path, n)) for n, c in command.commands.items()))
+    return {path} if any(p.name == "tenant" for p in command.params) else set()
+
+
+def test_every_command_taking_a_tenant_is_checked_below():
+    assert _taking_tenant(main) == set(TENANT_COMMANDS)
+
+
+@pytest.mark.parametrize("command", sorted(TENANT_COMMANDS), ids=" ".join)
+def test_an_unknown_tenant_is_named_the_same_way_everywhere(custody, tmp_path, command):
+    rest = [arg.format(out=tmp_path / "out") for arg in TENANT_COMMANDS[command]]
+    refused = custody(*command, "--tenant", UNKNOWN, *rest, check=False)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == f"Error: {NO_SUCH_TENANT}\n"
+    assert not (tmp_path / "out").exists()

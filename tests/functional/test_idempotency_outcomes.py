@@ -8,8 +8,9 @@ import json
 import uuid
 
 import pytest
+from flask import g
 
-from ledger.idempotency import CLAIM, STALE, TakenOver, fingerprint, mark_effected, scope_of
+from ledger.idempotency import STALE, TakenOver, fingerprint, mark_effected, scope_of
 from ledger.models import IdempotencyKey
 from tests.support.http import MINIMAL
 
@@ -67,17 +68,15 @@ def test_a_first_call_that_took_effect_is_never_run_again(api, container, clock)
     assert worker.status_code == 404  # the simulated first call created nothing; no retry did
 
 
-def test_a_first_call_coming_back_after_a_takeover_rolls_back(api, container, clock):
+def test_a_first_call_coming_back_after_a_takeover_rolls_back(app, api, container, clock):
     key = str(uuid.uuid4())
     stale_claim = claimed(container, api, key)
     clock.advance(seconds=STALE.total_seconds() + 1)
     assert send(api, key).status_code == 201  # the retry took the claim over
     size = api.size()
-    token = CLAIM.set(stale_claim)  # the first call, slow, now reaches its commit
-    try:
+    with app.test_request_context():  # the first call, slow, now reaches its commit
+        g.idempotency_claim = stale_claim
         with pytest.raises(TakenOver):
             container.apikeys.create(api.tenant.tenant_id, "auditor")
-    finally:
-        CLAIM.reset(token)
     assert api.size() == size  # nothing of it reached the log
     assert len(consents(api)) == 1

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import text
@@ -232,21 +230,17 @@ def test_the_offline_check_catches_a_manifest_whose_proof_or_entry_was_swapped(
         verify_manifest(resigned(lambda c: c["checkpoint"].update(tree_size=1)), published)
 
 
-def test_manifests_verify_from_the_command_line(api, client, training_set, tmp_path):
+def test_manifests_verify_from_the_command_line(
+    api, client, training_set, tmp_path, custody_offline
+):
     made = issue(api, [training_set["clip"]["id"]])
     (tmp_path / "keys.json").write_text(json.dumps(keys(client)))
     (tmp_path / "good.jws").write_text(made["manifest"])
     (tmp_path / "bad.jws").write_text(_tampered(made["manifest"], lambda c: c.update(purpose="x")))
-    run = [sys.executable, "-m", "api", "manifests", "verify"]
     keys_arg = ["--keys", str(tmp_path / "keys.json")]
-    good = subprocess.run(
-        [*run, str(tmp_path / "good.jws"), *keys_arg], capture_output=True, text=True
-    )
-    assert good.returncode == 0, good.stderr
+    good = custody_offline("manifests", "verify", str(tmp_path / "good.jws"), *keys_arg)
     assert made["id"] in good.stdout and "1 allowed" in good.stdout
-    bad = subprocess.run(
-        [*run, str(tmp_path / "bad.jws"), *keys_arg], capture_output=True, text=True
-    )
+    bad = custody_offline("manifests", "verify", str(tmp_path / "bad.jws"), *keys_arg, check=False)
     assert bad.returncode == 1 and "signature" in bad.stderr
 
 

@@ -4,8 +4,6 @@ the service answers: errors as problem+json, the X-Request-Id header, no portal.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,25 +54,11 @@ def test_the_committed_document_is_the_one_the_app_serves(document):
     assert committed == render(document), f"openapi.json is not in its usual form: {REGENERATE}"
 
 
-def test_the_command_writes_the_committed_document(tmp_path):
+def test_the_command_writes_the_committed_document(tmp_path, custody_offline):
     out = tmp_path / "openapi.json"
-    written = subprocess.run(
-        [sys.executable, "-m", "api", "openapi", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    assert written.returncode == 0, written.stderr
+    custody_offline("openapi", "--out", str(out))  # in tmp_path
     assert out.read_text(encoding="utf-8") == COMMITTED.read_text(encoding="utf-8")
-    printed = subprocess.run(
-        [sys.executable, "-m", "api", "openapi"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    assert printed.returncode == 0, printed.stderr
+    printed = custody_offline("openapi")
     assert printed.stdout == out.read_text(encoding="utf-8")
     assert not (tmp_path / "custody-data").exists()  # a throwaway database, not the default one
 

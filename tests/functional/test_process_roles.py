@@ -149,9 +149,12 @@ def test_of_two_scheduler_processes_one_leads_and_the_other_takes_over_a_kill(en
             time.sleep(0.2)
         second = _scheduler(env, logs[1])
         try:
+            deadline = time.monotonic() + 30  # started, however loaded the machine
+            while "standing for leadership" not in logs[1].read_text():
+                assert second.poll() is None and time.monotonic() < deadline, logs[1].read_text()
+                time.sleep(0.2)
             time.sleep(4)  # two standby rounds: it must not lead beside the first
             assert not _leading(logs[1])
-            assert "standing for leadership" in logs[1].read_text()
             first.kill()  # kill -9: the lock goes with the process (or its connection)
             first.wait(timeout=10)
             deadline = time.monotonic() + 15

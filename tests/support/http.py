@@ -8,18 +8,10 @@ from typing import Any
 
 from jwcrypto import jwk, jws
 
+from tests.support.factories import CONSENT_TERMS
+
 PROBLEM = "application/problem+json"
-MINIMAL = {
-    "worker": "w-123",
-    "purposes": ["motion_imitation"],
-    "data_categories": ["body_motion", "face"],
-    "recipients": "platform_only",
-    "retention": "P30D",
-    "jurisdiction": "NG",
-    "collection_method": "in_app",
-    "policy_url": "https://platform.example/terms",
-    "policy_version": "2026-04",
-}
+MINIMAL = CONSENT_TERMS  # a minimal consent's fields
 
 
 def auth(token: str) -> dict[str, str]:
