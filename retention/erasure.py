@@ -59,7 +59,6 @@ class ErasureStatus(StrEnum):
 
 
 REASONS = tuple(r.value for r in ErasureReason)
-RETENTION_ENDED = ErasureReason.RETENTION_ENDED  # the name tests/functional/ imports
 
 MAX_ITEMS = 1000  # per erasure, so that a tombstone and a certificate stay small
 PLAN_LIMIT = 5000  # due items claimed per log transaction

@@ -15,7 +15,7 @@ from ledger.items.items import object_name
 from ledger.log.appender import LogWriter
 from ledger.models import Item, Log
 from loadtest.soak import Config, check, soak
-from retention.erasure import RETENTION_ENDED
+from retention.erasure import ErasureReason
 from retention.models import Erasure, ErasureItem
 
 SMALL = Config(
@@ -54,7 +54,7 @@ def test_a_year_of_sweeps_erases_each_item_on_time_and_once(settings):
                 select(Item.id, Item.tenant_id, Erasure.id, Item.delete_after)
                 .join(ErasureItem, ErasureItem.item_id == Item.id)
                 .join(Erasure, Erasure.id == ErasureItem.erasure_id)
-                .where(Item.kind == "clip", Erasure.reason == RETENTION_ENDED)
+                .where(Item.kind == "clip", Erasure.reason == ErasureReason.RETENTION_ENDED)
                 .order_by(Item.id)
                 .limit(1)
             ).one()
@@ -67,7 +67,7 @@ def test_a_year_of_sweeps_erases_each_item_on_time_and_once(settings):
                 "items.erased",
                 {
                     "erasure": new_id("ers"),
-                    "reason": RETENTION_ENDED,
+                    "reason": ErasureReason.RETENTION_ENDED,
                     "request": None,
                     "items": [item],
                     "objects_deleted": 0,
