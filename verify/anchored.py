@@ -66,10 +66,12 @@ def open_statement(
     pointer: str,
     entry_type: str,
     error: type[ValueError],
+    what: str,
 ) -> Statement:
     """Check a JWS statement (statement key) whose claims hold `pointer` ({log, index,
-    entry}), `checkpoint` and `inclusion_proof`; return it with its entry, which must be of
-    `entry_type` and sit on that log at that index. Problems are raised as `error`."""
+        entry}), `checkpoint` and `inclusion_proof`; return it with its entry, which must be of
+        `entry_type` and sit on that log at that index. Problems are raised as `error`, naming
+    `what` the statement is."""
     try:
         claims = verify_receipt(token, keys_document.get("keys", []))
     except ReceiptError as exc:
@@ -81,7 +83,7 @@ def open_statement(
             logged["entry"], index, claims["checkpoint"], claims["inclusion_proof"], keys_document
         )
     except (KeyError, TypeError, ValueError) as exc:  # AnchorError is a ValueError
-        raise error(f"{entry_type}: {exc}") from exc
+        raise error(f"{what}: {exc}") from exc
     try:
         entry = json.loads(raw)
         placed = (

@@ -32,6 +32,7 @@ def verify_certificate(token: str, keys_document: Mapping[str, Any]) -> dict[str
         pointer="tombstone",
         entry_type="items.erased",
         error=CertificateError,
+        what="certificate",
     )
     agrees(statement, _matches, CertificateError, "certificate")
     return statement.claims

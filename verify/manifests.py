@@ -40,7 +40,12 @@ def verify_manifest(token: str, keys_document: Mapping[str, Any]) -> dict[str, A
     """Check a manifest against a key document from /.well-known/custody-keys; return its
     claims."""
     statement = open_statement(
-        token, keys_document, pointer="entry", entry_type="manifest.issued", error=ManifestError
+        token,
+        keys_document,
+        pointer="entry",
+        entry_type="manifest.issued",
+        error=ManifestError,
+        what="manifest",
     )
     agrees(statement, _matches, ManifestError, "manifest")
     return statement.claims
